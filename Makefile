@@ -1,0 +1,51 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   create the environment, build the demo store, open JupyterLab on the quickstart
+#               (make demo ARGS=--no-lab builds everything but does not start JupyterLab)
+#   make test   create the environment (browser and Label Studio included), run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint format bench bench-quick chromium tools clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+chromium:
+	bash scripts/install-chromium.sh
+
+tools: $(STAMP)
+	bash scripts/install-integration-tools.sh
+
+demo: $(STAMP)
+	$(BIN)/erroranalysis demo $(ARGS)
+
+test: $(STAMP) chromium tools
+	$(BIN)/ruff check erroranalysis tests bench
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check erroranalysis tests bench
+	$(BIN)/ruff format --check erroranalysis tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format erroranalysis tests bench
+	$(BIN)/ruff check --fix erroranalysis tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick $(ARGS)
+
+clean:
+	rm -rf $(VENV) .venv-labelstudio .venv-datumaro .pytest_cache

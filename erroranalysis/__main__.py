@@ -1,0 +1,5 @@
+import sys
+
+from erroranalysis.cli import main
+
+sys.exit(main())
