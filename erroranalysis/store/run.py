@@ -136,6 +136,29 @@ class Run:
             if (self.path / "results" / f"{name}.parquet").exists()
         ]
 
+    def column(self, column: str) -> np.ndarray:
+        """One per-sample result column as a numpy array, read alone from its cached result."""
+        cache = self.__dict__.setdefault("_columns", {})
+        for name in reversed(self.results()):
+            info = self.result_info(name) or {}
+            if column in info.get("columns", []):
+                created = info.get("created")
+                cached = cache.get(column)
+                if cached is None or cached[0] != created:
+                    table = pd.read_parquet(
+                        self.path / "results" / f"{name}.parquet", columns=[column]
+                    )
+                    cached = (created, table[column].to_numpy())
+                    cache[column] = cached
+                return cached[1]
+        available = [
+            c for name in self.results() for c in (self.result_info(name) or {}).get("columns", [])
+        ]
+        raise KeyError(
+            f"run {self.name!r} has no result column {column!r}; cached columns: "
+            f"{', '.join(available) or 'none (run ea.scan(store) first)'}"
+        )
+
     def is_stale(self, name: str, store: Store) -> bool:
         """True when a label-dependent result predates the store's latest label change."""
         info = self.result_info(name) or self.artifact_info(name)

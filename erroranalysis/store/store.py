@@ -670,6 +670,39 @@ class Store:
         order[positions] = np.arange(len(ids))
         return order
 
+    def lowest(
+        self, column: str, k: int = 100, run: str | Run | None = None, ascending: bool = True
+    ) -> pd.DataFrame:
+        """The ``k`` samples with the lowest (or highest) value of a per-sample result column.
+
+        Parameters
+        ----------
+        column : str
+            Any cached per-sample column of the run (``label_quality``, ``self_confidence``,
+            ``loss``, a user metric, …).
+        k : int
+            How many samples.
+        run : str or Run, optional
+            The run (latest by default).
+        ascending : bool
+            Lowest first (default) or highest first.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``sample_id``, ``position`` and ``column``, worst first.
+        """
+        opened = run if isinstance(run, Run) else self.run(run)
+        values = np.asarray(opened.column(column), dtype=np.float64)
+        keyed = values if ascending else -values
+        keyed = np.where(np.isnan(keyed), np.inf, keyed)
+        k = min(int(k), len(keyed))
+        candidates = np.argpartition(keyed, k - 1)[:k] if k < len(keyed) else np.arange(len(keyed))
+        order = candidates[np.argsort(keyed[candidates], kind="stable")]
+        return pd.DataFrame(
+            {"sample_id": self.sample_ids[order], "position": order, column: values[order]}
+        )
+
     # -- the joined view -----------------------------------------------------------------------
 
     def frame(self, run: str | Run | None = None) -> pd.DataFrame:
