@@ -33,6 +33,8 @@ _LAZY = {
     "export_candidates": ("erroranalysis.export.candidates", "export_candidates"),
     "import_annotations": ("erroranalysis.export.annotations", "import_annotations"),
     "report": ("erroranalysis.export.report", "report"),
+    "flag_weak_spot": ("erroranalysis.export.weak_spots", "flag_weak_spot"),
+    "export_weak_spots": ("erroranalysis.export.weak_spots", "export_weak_spots"),
     "datasets": ("erroranalysis.datasets", None),
 }
 
