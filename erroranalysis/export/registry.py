@@ -1,0 +1,164 @@
+"""The registry of hand-off formats, by name.
+
+Each format lives in its own module and registers a writer (export) and/or a reader (import):
+
+- a writer is ``write(table, path, context) -> list[Path]`` where ``table`` has one row per
+  exported sample (columns ``sample_id, name, image, given, suggested, score, reasons`` and, when
+  known, ``width, height``), worst first, and ``context`` is an :class:`ExportContext`;
+- a reader is ``read(path) -> list[AnnotationRow]``.
+
+Adding a format means adding a module that calls :func:`register_writer` / :func:`register_reader`
+and listing it in ``_FORMAT_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from erroranalysis.errors import ErrorAnalysisError
+
+__all__ = [
+    "AnnotationRow",
+    "ExportContext",
+    "UnknownFormatError",
+    "get_reader",
+    "get_writer",
+    "reader_names",
+    "register_reader",
+    "register_writer",
+    "writer_names",
+]
+
+_FORMAT_MODULES = (
+    "erroranalysis.export.label_studio",
+    "erroranalysis.export.cvat",
+    "erroranalysis.export.imagenet_txt",
+    "erroranalysis.export.csv_format",
+)
+
+_WRITERS: dict[str, Callable[..., list[Path]]] = {}
+_READERS: dict[str, Callable[[Path], list[AnnotationRow]]] = {}
+_loaded = False
+
+
+class UnknownFormatError(ErrorAnalysisError):
+    """A format name is not in the registry."""
+
+
+@dataclass
+class ExportContext:
+    """What a writer needs besides the table."""
+
+    export_id: str
+    classes: list[str]
+    kind: str = "candidates"
+    run: str | None = None
+    store_path: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AnnotationRow:
+    """One annotation read back from an annotation tool's file.
+
+    Attributes
+    ----------
+    row : str
+        Where it is in the file (``"task 3, annotation 7"``, ``"line 5"``), for error messages.
+    sample_id : str or None
+        Our sample id when the file carries it.
+    name : str or None
+        The image name / path the tool knows the sample by (used when the id was lost).
+    label : str or None
+        The annotator's label; None when the annotation holds no choice.
+    cancelled : bool
+        The annotator skipped / cancelled the task.
+    annotator : str or None
+    export_id : str or None
+        The export id embedded in the file, if any.
+    given : str or None
+        The label at export time as written in the file, if any (a fallback baseline).
+    time : str or None
+    error : str or None
+        Why the row cannot be read (several labels on one single-label sample, an index out of
+        range); such rows refuse the whole import.
+    """
+
+    row: str
+    sample_id: str | None = None
+    name: str | None = None
+    label: str | None = None
+    cancelled: bool = False
+    annotator: str | None = None
+    export_id: str | None = None
+    given: str | None = None
+    time: str | None = None
+    error: str | None = None
+
+
+def register_writer(name: str, writer: Callable[..., list[Path]]) -> None:
+    """Register an export writer under ``name``."""
+    _WRITERS[name] = writer
+
+
+def register_reader(name: str, reader: Callable[[Path], list[AnnotationRow]]) -> None:
+    """Register an import reader under ``name``."""
+    _READERS[name] = reader
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _FORMAT_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def writer_names() -> list[str]:
+    """Names of the export formats."""
+    _load()
+    return sorted(_WRITERS)
+
+
+def reader_names() -> list[str]:
+    """Names of the import formats."""
+    _load()
+    return sorted(_READERS)
+
+
+def get_writer(name: str) -> Callable[..., list[Path]]:
+    """The export writer registered under ``name``."""
+    _load()
+    try:
+        return _WRITERS[name]
+    except KeyError:
+        raise UnknownFormatError(
+            f"unknown export format {name!r}; choose one of {', '.join(writer_names())}"
+        ) from None
+
+
+def get_reader(name: str) -> Callable[[Path], list[AnnotationRow]]:
+    """The import reader registered under ``name``."""
+    _load()
+    try:
+        return _READERS[name]
+    except KeyError:
+        raise UnknownFormatError(
+            f"unknown import format {name!r}; choose one of {', '.join(reader_names())}"
+        ) from None
+
+
+def clean(value: Any) -> str | None:
+    """A cell as a stripped string, or None when empty / missing."""
+    if value is None:
+        return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,412 @@
+"""A self-contained static HTML report of a scanned run.
+
+One file, no network: plotly.js is embedded once, thumbnails are base64 data URIs. It reads the
+scan's cached results and artifacts; it computes nothing heavy (only counts and accuracies from
+cached columns) and says "run scan first" where a part is missing.
+
+>>> import erroranalysis as ea
+>>> ea.report(ea.Store.open("demo-store"), "report.html")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from erroranalysis.errors import ErrorAnalysisError
+from erroranalysis.export._common import write_text_atomic
+
+__all__ = ["report"]
+
+SLICE_ARTIFACTS = ("slices", "weak_slices", "slice_metrics")
+EVALUATION_ARTIFACTS = ("evaluation", "clean_evaluation", "evaluation_without_issues")
+SCAN_HINT = "run <code>erroranalysis scan STORE</code> (or <code>ea.scan(store)</code>) first"
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;max-width:1200px}
+h1{font-size:1.6em;margin-bottom:4px}h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
+.meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:10px 16px;min-width:130px}
+.card b{display:block;font-size:1.5em}.card span{color:#57606a;font-size:.85em}
+table.ea{border-collapse:collapse;font-size:.85em;margin:8px 0}
+table.ea th,table.ea td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}
+table.ea th{background:#f6f8fa}table.ea td:first-child,table.ea th:first-child{text-align:left}
+.thumbs{display:flex;flex-wrap:wrap;gap:10px}
+.thumb{width:132px;font-size:.75em;border:1px solid #d0d7de;border-radius:6px;padding:4px;word-break:break-all}
+.thumb img{width:124px;height:124px;object-fit:contain;background:#f6f8fa;image-rendering:pixelated}
+.missing{color:#9a6700;background:#fff8c5;padding:6px 10px;border-radius:6px}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _table(frame: pd.DataFrame, limit: int = 30, float_format: str = "{:.3f}") -> str:
+    frame = frame.head(limit)
+    head = "".join(f"<th>{_esc(column)}</th>" for column in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for value in row:
+            if isinstance(value, float | np.floating):
+                text = "" if np.isnan(value) else float_format.format(float(value))
+            else:
+                text = _esc(value)
+            cells.append(f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="ea"><tr>{head}</tr>{"".join(body)}</table>'
+
+
+def _as_frame(artifact: Any) -> pd.DataFrame | None:
+    if artifact is None:
+        return None
+    if isinstance(artifact, pd.DataFrame):
+        return artifact
+    if isinstance(artifact, list) and all(isinstance(item, dict) for item in artifact):
+        return pd.DataFrame(artifact)
+    if isinstance(artifact, dict):
+        flat = {k: v for k, v in artifact.items() if not isinstance(v, dict | list)}
+        nested = {k: v for k, v in artifact.items() if isinstance(v, dict)}
+        if nested and all(isinstance(v, dict) for v in nested.values()) and not flat:
+            return pd.DataFrame(nested).T.reset_index(names="")
+        return pd.DataFrame({"": list(flat), "value": list(flat.values())})
+    return None
+
+
+def _load_first(run, names: tuple[str, ...]) -> Any:
+    for name in names:
+        artifact = run.load_artifact(name)
+        if artifact is not None:
+            return artifact
+    return None
+
+
+def _thumbnail(store, sample_id: str, size: int = 124) -> str | None:
+    """A base64 PNG data URI of the sample's image, or None when it cannot be read."""
+    try:
+        location = store.image_path(sample_id)
+    except (ErrorAnalysisError, KeyError, OSError):
+        return None
+    if isinstance(location, str) and "://" in location:
+        return None
+    try:
+        from erroranalysis.ingest.images import load_image
+
+        image = load_image(location)
+    except (ImportError, ErrorAnalysisError, OSError):
+        return None
+    image.thumbnail((size, size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _thumbs(store, frame: pd.DataFrame, caption) -> str:
+    if frame.empty:
+        return "<p>None.</p>"
+    cards = []
+    for _, row in frame.iterrows():
+        uri = _thumbnail(store, row["sample_id"])
+        image = (
+            f'<img src="{uri}" alt="{_esc(row["sample_id"])}">' if uri else "<div>(no image)</div>"
+        )
+        cards.append(f'<div class="thumb">{image}<div>{caption(row)}</div></div>')
+    return f'<div class="thumbs">{"".join(cards)}</div>'
+
+
+def _confusion_figure(matrix: pd.DataFrame) -> Any:
+    import plotly.graph_objects as go
+
+    counts = matrix.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = np.nan_to_num(counts / counts.sum(axis=1, keepdims=True))
+    figure = go.Figure(
+        go.Heatmap(
+            z=normalised,
+            x=[str(c) for c in matrix.columns],
+            y=[str(i) for i in matrix.index],
+            text=counts,
+            texttemplate="%{text}" if counts.shape[0] <= 30 else None,
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            hovertemplate="label %{y}<br>predicted %{x}<br>%{text} samples<extra></extra>",
+            colorbar={"title": "row share"},
+        )
+    )
+    side = max(360, min(900, 40 * len(matrix) + 160))
+    figure.update_layout(
+        width=side + 120,
+        height=side,
+        xaxis={"title": "predicted label", "side": "bottom"},
+        yaxis={"title": "label", "autorange": "reversed"},
+        margin={"l": 80, "r": 20, "t": 20, "b": 80},
+    )
+    return figure
+
+
+def _figure_html(figure, state: dict[str, bool]) -> str:
+    include = not state.get("plotly_included", False)
+    state["plotly_included"] = True
+    return figure.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
+
+
+def _confusion_from_frame(frame: pd.DataFrame, classes: list[str]) -> pd.DataFrame | None:
+    if "predicted_label" not in frame.columns:
+        return None
+    index = {name: i for i, name in enumerate(classes)}
+    truth = frame["label"].astype(str).map(index).to_numpy()
+    predicted = frame["predicted_label"].astype(str).map(index).to_numpy()
+    valid = ~(pd.isna(truth) | pd.isna(predicted))
+    k = len(classes)
+    counts = np.bincount(
+        truth[valid].astype(int) * k + predicted[valid].astype(int), minlength=k * k
+    ).reshape(k, k)
+    return pd.DataFrame(counts, index=classes, columns=classes)
+
+
+def _clean_evaluation(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Accuracy on all samples vs without the suspected label errors (cheap: cached columns)."""
+    if "predicted_label" not in frame.columns or "is_label_issue" not in frame.columns:
+        return None
+    correct = (frame["predicted_label"].astype(str) == frame["label"].astype(str)).to_numpy()
+    issue = frame["is_label_issue"].fillna(False).to_numpy(dtype=bool)
+    rows = [
+        ("all samples", len(frame), correct.mean() if len(frame) else np.nan),
+        (
+            "without suspected label errors",
+            int((~issue).sum()),
+            correct[~issue].mean() if (~issue).any() else np.nan,
+        ),
+        (
+            "suspected label errors only",
+            int(issue.sum()),
+            correct[issue].mean() if issue.any() else np.nan,
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["evaluated on", "samples", "accuracy"])
+
+
+def _evaluation_table(artifact: Any) -> pd.DataFrame | None:
+    """The evaluation artifact (``accuracy_all``, ``macro_f1_clean``, …) as one row per version."""
+    if not isinstance(artifact, dict) or "accuracy_all" not in artifact:
+        return _as_frame(artifact)
+    names = {
+        "all": "all samples",
+        "clean": "without suspected label errors",
+        "relabeled": "suspected errors relabelled as suggested",
+    }
+    flagged = artifact.get("num_flagged")
+    total = artifact.get("num_samples")
+    rows = []
+    for version, name in names.items():
+        if f"accuracy_{version}" not in artifact:
+            continue
+        count = total
+        if version == "clean" and total is not None and flagged is not None:
+            count = total - flagged
+        rows.append(
+            (name, count, artifact.get(f"accuracy_{version}"), artifact.get(f"macro_f1_{version}"))
+        )
+    return pd.DataFrame(rows, columns=["evaluated on", "samples", "accuracy", "macro F1"])
+
+
+def _slices_table(artifact: Any) -> pd.DataFrame | None:
+    frame = _as_frame(artifact)
+    if frame is None or frame.empty:
+        return frame
+    if "weak" in frame.columns:
+        frame = pd.concat([frame[frame["weak"].astype(bool)], frame[~frame["weak"].astype(bool)]])
+    wanted = [
+        c
+        for c in ("feature", "value", "size", "accuracy", "ci_low", "ci_high", "gap", "weak")
+        if c in frame.columns
+    ]
+    return frame[wanted] if len(wanted) >= 3 else frame
+
+
+def _stale_note(store, run, names: tuple[str, ...]) -> str:
+    """A warning when a label-dependent artifact predates the latest relabel."""
+    for name in names:
+        info = getattr(run, "artifact_info", lambda _name: None)(name)
+        if (
+            info
+            and info.get("label_dependent")
+            and info.get("label_version", 0) < store.label_version
+        ):
+            return (
+                '<p class="missing">Computed before the latest relabels; re-run '
+                "<code>erroranalysis scan STORE</code> to refresh.</p>"
+            )
+    return ""
+
+
+def report(
+    store,
+    path: str | os.PathLike,
+    run=None,
+    top: int = 24,
+    title: str | None = None,
+) -> Path:
+    """Write a self-contained static HTML report of a run.
+
+    Sections: summary metrics, confusion matrix and per-class metrics, most confused pairs, weak
+    slices, evaluation with and without the suspected label errors, thumbnails of the top relabel
+    candidates and of the weak spots. Everything comes from the scan's cached results; missing
+    parts say to run the scan.
+
+    Parameters
+    ----------
+    store : Store
+    path : path
+        The HTML file to write.
+    run : str, optional
+        The run to report (default: the latest).
+    top : int
+        How many relabel candidates to show as thumbnails.
+    title : str, optional
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    if not store.runs():
+        raise ErrorAnalysisError(
+            f"store {store.path} has no runs; add predictions (ea.predict, store.add_run or "
+            "`erroranalysis demo`) and scan them before writing a report"
+        )
+    opened = store.run(run)
+    frame = store.frame(opened)
+    scanned = "label_quality" in frame.columns
+    state: dict[str, bool] = {}
+    sections: list[str] = []
+    title = title or f"Error analysis — {Path(store.path).name} / {opened.name}"
+
+    # summary
+    matrix = opened.load_artifact("confusion")
+    matrix = (
+        matrix if isinstance(matrix, pd.DataFrame) else _confusion_from_frame(frame, store.classes)
+    )
+    cards = [("samples", f"{store.num_samples:,}"), ("classes", f"{store.num_classes:,}")]
+    if matrix is not None:
+        total = matrix.to_numpy().sum()
+        cards.append(("accuracy", f"{np.trace(matrix.to_numpy()) / total:.1%}" if total else "-"))
+    for column, name in (
+        ("is_label_issue", "suspected label errors"),
+        ("is_outlier", "outliers"),
+        ("is_near_duplicate", "near-duplicates"),
+    ):
+        if column in frame.columns:
+            cards.append((name, f"{int(frame[column].fillna(False).astype(bool).sum()):,}"))
+    relabelled = int((store.label_codes() != store.given_codes).sum())
+    cards.append(("relabelled", f"{relabelled:,}"))
+    flags = store.flags()
+    spots = flags[flags["flag"] == "weak_spot"] if len(flags) else flags
+    cards.append(("weak spots", f"{len(spots):,}"))
+    card_html = "".join(
+        f'<div class="card"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for k, v in cards
+    )
+    info = opened.info
+    meta = (
+        f"model {_esc(info.get('model') or '-')} · "
+        f"{'out-of-sample' if opened.out_of_sample else 'in-sample (label issues are optimistic)'} "
+        f"predictions · written {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}"
+    )
+    sections.append(f'<p class="meta">{meta}</p><div class="cards">{card_html}</div>')
+    if not scanned:
+        sections.append(f'<p class="missing">This run has no scan results: {SCAN_HINT}.</p>')
+
+    # confusion
+    sections.append("<h2>Confusion matrix</h2>")
+    if matrix is None:
+        sections.append(f'<p class="missing">No confusion matrix cached: {SCAN_HINT}.</p>')
+    else:
+        sections.append(
+            "<p>Rows: current label; columns: predicted label; colour: share of the row.</p>"
+        )
+        sections.append(_stale_note(store, opened, ("confusion",)))
+        sections.append(_figure_html(_confusion_figure(matrix), state))
+    metrics = _as_frame(opened.load_artifact("class_metrics"))
+    if metrics is not None:
+        sections.append("<h3>Per-class metrics</h3>" + _table(metrics, limit=200))
+    pairs = _as_frame(opened.load_artifact("confused_pairs"))
+    if pairs is not None and len(pairs):
+        sections.append("<h3>Most confused pairs</h3>" + _table(pairs, limit=15))
+
+    # slices
+    sections.append("<h2>Weak slices</h2>")
+    slices = _slices_table(_load_first(opened, SLICE_ARTIFACTS))
+    if slices is None:
+        sections.append(f'<p class="missing">No slice metrics cached: {SCAN_HINT}.</p>')
+    else:
+        sections.append(
+            "<p>Slices of the data (metadata values, binned image properties), weak ones "
+            "(accuracy clearly below the rest) first.</p>"
+        )
+        sections.append(_stale_note(store, opened, SLICE_ARTIFACTS) + _table(slices, limit=20))
+
+    # evaluation
+    sections.append("<h2>Evaluation with and without suspected label errors</h2>")
+    evaluation = _evaluation_table(_load_first(opened, EVALUATION_ARTIFACTS))
+    if evaluation is None:
+        evaluation = _clean_evaluation(frame)
+    if evaluation is None:
+        sections.append(f'<p class="missing">No label-issue results cached: {SCAN_HINT}.</p>')
+    else:
+        sections.append(_stale_note(store, opened, EVALUATION_ARTIFACTS) + _table(evaluation))
+
+    # candidates
+    sections.append(f"<h2>Top {top} relabel candidates</h2>")
+    if scanned and "is_label_issue" in frame.columns:
+        from erroranalysis.export.candidates import select_candidates
+
+        candidates = select_candidates(store, run=opened.name, limit=top)
+
+        def caption(row) -> str:
+            suggestion = row.get("suggested_label")
+            return (
+                f"<b>{_esc(row['sample_id'])}</b><br>label {_esc(row['label'])}"
+                + (f" → {_esc(suggestion)}" if isinstance(suggestion, str) and suggestion else "")
+                + f"<br>quality {float(row['label_quality']):.3f}"
+            )
+
+        sections.append(_thumbs(store, candidates, caption))
+    else:
+        sections.append(f'<p class="missing">No label issues cached: {SCAN_HINT}.</p>')
+
+    # weak spots
+    sections.append("<h2>Weak spots</h2>")
+    if len(spots):
+        chosen = frame.set_index("sample_id", drop=False).loc[spots["sample_id"]]
+        notes = dict(zip(spots["sample_id"], spots["note"], strict=True))
+
+        def spot_caption(row) -> str:
+            note = notes.get(row["sample_id"])
+            return f"<b>{_esc(row['sample_id'])}</b><br>label {_esc(row['label'])}" + (
+                f"<br>{_esc(note)}" if isinstance(note, str) and note else ""
+            )
+
+        sections.append(_thumbs(store, chosen.reset_index(drop=True), spot_caption))
+    else:
+        sections.append("<p>No sample is flagged as a weak spot.</p>")
+
+    document = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_esc(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>{''.join(sections)}</body></html>\n"
+    )
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        path = path.with_suffix(".html") if path.suffix == "" else path
+    write_text_atomic(path, document)
+    return path

@@ -1,0 +1,119 @@
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from erroranalysis.errors import ErrorAnalysisError
+from erroranalysis.export import flag_weak_spot, report
+
+
+def _add_predictions(store):
+    run = store.run()
+    predicted = np.asarray(store.classes)[np.asarray(run.probs).argmax(axis=1)]
+    run.save_result("predicted", pd.DataFrame({"predicted_label": predicted}))
+    return predicted
+
+
+def test_report_is_self_contained(store, tmp_path):
+    predicted = _add_predictions(store)
+    flag_weak_spot(store, "s05", "dark <b>")
+    path = report(store, tmp_path / "r.html", top=2)
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    # plotly.js inline exactly once, no network references
+    assert text.count("plotly.js v") >= 1
+    assert not re.search(r"<script[^>]+src=", text)
+    assert text.count("Plotly.newPlot") == 1
+    # thumbnails: 2 candidates + 1 weak spot, as data URIs
+    assert text.count('<div class="thumb"><img src="data:image/png;base64,') == 3
+    assert "dark &lt;b&gt;" in text  # escaped
+    accuracy = (predicted == store.labels().to_numpy()).mean()
+    assert f"{accuracy:.1%}" in text
+    assert "without suspected label errors" in text
+    assert "No slice metrics cached" in text and "erroranalysis scan STORE" in text
+
+
+def test_report_uses_cached_artifacts(store, tmp_path):
+    run = store.run()
+    matrix = pd.DataFrame(
+        [[3, 1, 0], [0, 4, 0], [1, 0, 3]], index=store.classes, columns=store.classes
+    )
+    run.save_artifact("confusion", matrix)
+    run.save_artifact(
+        "slices", pd.DataFrame({"slice": ["source=rare"], "accuracy": [0.25], "gap": [-0.4]})
+    )
+    run.save_artifact("evaluation", {"accuracy": 0.8, "accuracy_without_issues": 0.9})
+    text = report(store, tmp_path / "r.html").read_text()
+    assert "83.3%" in text  # trace 10 / 12
+    assert "source=rare" in text and "accuracy_without_issues" in text
+
+
+def test_report_without_scan_or_runs(tmp_path):
+    import erroranalysis as ea
+
+    samples = pd.DataFrame({"sample_id": ["a", "b"], "label": ["x", "y"]})
+    store = ea.Store.create(tmp_path / "s", classes=["x", "y"], samples=samples)
+    with pytest.raises(ErrorAnalysisError, match="no runs"):
+        report(store, tmp_path / "r.html")
+    store.add_run("r", np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32))
+    text = report(store, tmp_path / "r.html").read_text()
+    assert "no scan results" in text
+
+
+@pytest.mark.slow
+def test_report_and_export_after_a_real_scan(tmp_path):
+    """The columns and artifacts of the real ``ea.scan`` feed the export and the report."""
+    import erroranalysis as ea
+    from erroranalysis.export import export_candidates, import_annotations
+
+    from .helpers import label_studio_json, write_json
+
+    rng = np.random.default_rng(0)
+    n, classes = 120, ["a", "b", "c"]
+    truth = rng.integers(0, 3, n)
+    labels = truth.copy()
+    flip = rng.random(n) < 0.15
+    labels[flip] = (labels[flip] + 1) % 3
+    (tmp_path / "images").mkdir()
+    from PIL import Image
+
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            tmp_path / "images" / f"{i}.png"
+        )
+    samples = pd.DataFrame(
+        {
+            "sample_id": [f"x{i}" for i in range(n)],
+            "label": [classes[c] for c in labels],
+            "path": [f"{i}.png" for i in range(n)],
+            "source": ["u" if i % 3 else "v" for i in range(n)],
+        }
+    )
+    logits = rng.normal(size=(n, 3))
+    logits[np.arange(n), truth] += 3
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    store = ea.Store.create(
+        tmp_path / "s", classes=classes, samples=samples, image_root=tmp_path / "images"
+    )
+    store.add_run(
+        "m", probs.astype(np.float32), embeddings=rng.normal(size=(n, 8)).astype(np.float32)
+    )
+    ea.scan(store, progress=False, params={"projection": {"method": "pca"}})
+    result = export_candidates(store, tmp_path / "t.json")
+    flagged = store.frame()
+    assert result.count == int(flagged["is_label_issue"].sum()) > 0
+    quality = flagged.set_index("sample_id").loc[result.sample_ids, "label_quality"].to_numpy()
+    assert (np.diff(quality) >= 0).all()
+    first = result.sample_ids[0]
+    suggestion = str(flagged.set_index("sample_id").loc[first, "suggested_label"])
+    if suggestion == store.labels()[first]:
+        suggestion = next(name for name in classes if name != suggestion)
+    summary = import_annotations(
+        store, write_json(tmp_path / "a.json", label_studio_json(result.path, {first: suggestion}))
+    )
+    assert summary.applied == 1
+    text = report(store, tmp_path / "r.html").read_text()
+    assert "without suspected label errors" in text and "macro F1" in text
+    assert "No slice metrics cached" not in text
+    assert "Computed before the latest relabels" in text  # the import relabelled after the scan
