@@ -1,0 +1,96 @@
+"""What every view shares: the data, the selection, a message line and its CSS class."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as widgets
+
+from erroranalysis.widgets._data import Change, ViewData
+from erroranalysis.widgets.selection import Selection
+
+__all__ = ["View", "as_data"]
+
+
+def as_data(store: Any, run: Any = None) -> ViewData:
+    """A :class:`ViewData` for ``store`` (passed through if it already is one)."""
+    if isinstance(store, ViewData):
+        return store
+    return ViewData(store, run)
+
+
+class View(widgets.VBox):
+    """Base of the linked views: a VBox with a stable CSS class, a message line, and hooks.
+
+    Parameters
+    ----------
+    store : Store or ViewData
+        The store (or the dashboard's shared data).
+    run : str, optional
+        Which run (default: latest).
+    selection : Selection, optional
+        The selection to share with other views (a new one if not given).
+    """
+
+    view_name = "view"
+    css_class = "ea-view"
+
+    def __init__(self, store: Any, run: Any = None, selection: Selection | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.data = as_data(store, run)
+        self.selection = selection if selection is not None else Selection()
+        self.add_class(self.css_class)
+        self.message = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.message.add_class("ea-message")
+        self._closed = False
+        self.data.listen(self._handle_change)
+        self.selection.observe(self._handle_selection, "version")
+        self.selection.observe(self._handle_focus, "focused")
+
+    # -- messages ------------------------------------------------------------------------
+    def show_message(self, text: str | None) -> None:
+        """Show ``text`` above the view (``None`` hides it)."""
+        if text:
+            self.message.value = (
+                f'<div class="ea-message-text" style="color: var(--jp-warn-color0, #e65100);">'
+                f"{html.escape(text)}</div>"
+            )
+            self.message.layout.display = None
+        else:
+            self.message.value = ""
+            self.message.layout.display = "none"
+
+    # -- hooks for subclasses ------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        """Store events arrived (relabel, flag, undo, …); update incrementally."""
+
+    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+        """The shared selection changed (not by this view)."""
+
+    def on_focus(self, sample_id: str | None, source: str) -> None:
+        """The focused sample changed (not by this view)."""
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _handle_change(self, change: Change) -> None:
+        if not self._closed:
+            self.on_change(change)
+
+    def _handle_selection(self, event: dict) -> None:
+        if self._closed or self.selection.source == self.view_name:
+            return
+        self.on_selection(tuple(self.selection.sample_ids), self.selection.source)
+
+    def _handle_focus(self, event: dict) -> None:
+        if self._closed or self.selection.focus_source == self.view_name:
+            return
+        self.on_focus(event["new"], self.selection.focus_source)
+
+    def close(self) -> None:
+        """Stop following the store and the selection, and close the widget."""
+        if not getattr(self, "_closed", True):  # missing when __init__ failed half-way
+            self._closed = True
+            self.data.unlisten(self._handle_change)
+            self.selection.unobserve(self._handle_selection, "version")
+            self.selection.unobserve(self._handle_focus, "focused")
+        super().close()

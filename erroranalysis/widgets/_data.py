@@ -1,0 +1,312 @@
+"""The data every view reads: one frame of the store and run, kept current incrementally.
+
+:class:`ViewData` reads ``store.frame(run)`` once, turns the label columns into int32 codes and
+then follows the store's journal: after a local write, or after :meth:`Store.refresh` finds
+events written by another process, it works out which rows changed (an O(N) comparison of the
+current label codes, no re-read of the frame) and tells each listening view exactly those rows.
+Views never compute anything heavier than indexing these arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SCAN_HINT", "Change", "ViewData", "confusion_counts", "update_confusion"]
+
+logger = logging.getLogger(__name__)
+
+SCAN_HINT = "run ea.scan(store) first"
+
+#: Columns that are not scores (never offered as sort keys).
+_NOT_SCORES = {
+    "x",
+    "y",
+    "label_issue_rank",
+    "near_duplicate_set",
+    "width",
+    "height",
+}
+
+
+@dataclass
+class Change:
+    """What changed in the store since the views last looked.
+
+    Attributes
+    ----------
+    label_positions : numpy.ndarray
+        Row positions whose current label changed (int64).
+    old_codes, new_codes : numpy.ndarray
+        Their class codes before and after (int32).
+    touched_positions : numpy.ndarray
+        Rows named by any new event (relabel, flag, note, undo).
+    flags_changed : bool
+        Whether the set of current flags may have changed.
+    event_ids : list of int
+        The new events.
+    """
+
+    label_positions: np.ndarray
+    old_codes: np.ndarray
+    new_codes: np.ndarray
+    touched_positions: np.ndarray
+    flags_changed: bool
+    event_ids: list[int] = field(default_factory=list)
+
+
+def confusion_counts(label_codes: np.ndarray, pred_codes: np.ndarray, k: int) -> np.ndarray:
+    """Count (current label, predicted label) pairs: rows = label, columns = prediction.
+
+    Parameters
+    ----------
+    label_codes, pred_codes : numpy.ndarray
+        Class codes per sample (negative codes are skipped).
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, k)`` int64 counts.
+    """
+    ok = (label_codes >= 0) & (pred_codes >= 0)
+    flat = label_codes[ok].astype(np.int64) * k + pred_codes[ok]
+    return np.bincount(flat, minlength=k * k).reshape(k, k)
+
+
+def update_confusion(
+    counts: np.ndarray,
+    pred_codes: np.ndarray,
+    positions: np.ndarray,
+    old_codes: np.ndarray,
+    new_codes: np.ndarray,
+) -> None:
+    """Apply relabels to confusion ``counts`` in place: O(number of relabels), not O(N).
+
+    Uses :class:`erroranalysis.analysis.confusion.ConfusionState`'s rule (move one count from
+    row ``old`` to row ``new`` in the sample's predicted column); kept here as one small function
+    so it can be swapped for the analysis package's updater.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(k, k)`` counts, rows = current label, columns = prediction.
+    pred_codes : numpy.ndarray
+        Predicted class code per sample.
+    positions : numpy.ndarray
+        Rows whose label changed.
+    old_codes, new_codes : numpy.ndarray
+        Their label codes before and after.
+    """
+    if len(positions) == 0:
+        return
+    cols = pred_codes[positions]
+    ok = cols >= 0
+    np.add.at(counts, (old_codes[ok], cols[ok]), -1)
+    np.add.at(counts, (new_codes[ok], cols[ok]), 1)
+
+
+def _codes(values: pd.Series, classes: Sequence[str]) -> np.ndarray:
+    """Class-name column → int32 codes (-1 for missing/unknown)."""
+    cat = pd.Categorical(values.astype("object"), categories=list(classes))
+    return np.asarray(cat.codes, dtype=np.int32)
+
+
+class ViewData:
+    """One store + run as arrays, followed incrementally through the journal.
+
+    Parameters
+    ----------
+    store : erroranalysis.Store
+        The store to show.
+    run : str or Run or None
+        The run (default: the latest run, or none if the store has no run yet).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        ``store.frame(run)``; its ``label`` column is kept current.
+    label_codes : numpy.ndarray
+        Current label code per sample (int32).
+    given_codes : numpy.ndarray
+        Given label code per sample (int32).
+    pred_codes : numpy.ndarray or None
+        Predicted label code per sample, or ``None`` before a scan.
+    flags : dict
+        ``{sample position: set of flag names}`` for samples with current flags.
+    """
+
+    def __init__(self, store: Any, run: Any = None) -> None:
+        self.store = store
+        self.classes: list[str] = list(store.classes)
+        self.class_set = frozenset(self.classes)
+        self.num_classes = len(self.classes)
+        self.run = self._resolve_run(run)
+        self._listeners: list[Callable[[Change], None]] = []
+        self._observing = False
+        self.reload()
+
+    # -- loading -------------------------------------------------------------------------
+    def _resolve_run(self, run: Any) -> Any:
+        if run is not None and not isinstance(run, str):
+            return run
+        if run is None and not self.store.runs():
+            return None
+        return self.store.run(run)
+
+    def reload(self) -> None:
+        """Re-read everything from the store (after a new scan, say)."""
+        store = self.store
+        try:
+            frame = store.frame(self.run.name if self.run is not None else None)
+        except Exception as error:  # a store with no run may refuse frame(); fall back to samples
+            logger.debug("store.frame failed (%s); using samples only", error)
+            frame = store.samples.copy()
+        if "label" not in frame.columns:
+            frame["label"] = np.asarray(self.classes, dtype=object)[store.label_codes()]
+        if "flags" not in frame.columns:
+            frame["flags"] = [[] for _ in range(len(frame))]
+        self.frame = frame.reset_index(drop=True)
+        self.sample_ids = np.asarray(self.frame["sample_id"].astype(str), dtype=object)
+        self._id_index = pd.Index(self.sample_ids)
+        self.num_samples = len(self.frame)
+        self.given_codes = np.asarray(store.given_codes, dtype=np.int32)
+        self.label_codes = np.array(store.label_codes(), dtype=np.int32, copy=True)
+        if "predicted_label" in self.frame.columns:
+            self.pred_codes = _codes(self.frame["predicted_label"], self.classes)
+        else:
+            self.pred_codes = None
+        self._load_flags()
+        self._last_event = int(store.last_event_id)
+
+    def _load_flags(self) -> None:
+        table = self.store.flags()
+        flags: dict[int, set[str]] = {}
+        if len(table):
+            positions = self._id_index.get_indexer(table["sample_id"].astype(str))
+            for pos, flag in zip(positions, table["flag"], strict=False):
+                if pos >= 0:
+                    flags.setdefault(int(pos), set()).add(str(flag))
+        self.flags = flags
+
+    # -- queries -------------------------------------------------------------------------
+    def has(self, *columns: str) -> bool:
+        """Whether the frame has all ``columns`` (i.e. the scan that makes them has run)."""
+        return all(c in self.frame.columns for c in columns)
+
+    def positions(self, ids: Sequence[str]) -> np.ndarray:
+        """Row positions of ``ids`` (unknown ids are dropped)."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.int64)
+        pos = self._id_index.get_indexer(list(ids))
+        return pos[pos >= 0].astype(np.int64)
+
+    def position(self, sample_id: str | None) -> int | None:
+        """Row position of one id, or ``None``."""
+        if sample_id is None:
+            return None
+        pos = self._id_index.get_indexer([sample_id])[0]
+        return int(pos) if pos >= 0 else None
+
+    def ids_at(self, positions: np.ndarray) -> list[str]:
+        """Sample ids at row ``positions``."""
+        return self.sample_ids[np.asarray(positions, dtype=np.int64)].tolist()
+
+    def score_columns(self) -> list[str]:
+        """Numeric per-sample columns a user can sort by (scores, metrics, image properties)."""
+        out = []
+        for name in self.frame.columns:
+            if name in _NOT_SCORES or name.startswith("_"):
+                continue
+            dtype = self.frame[name].dtype
+            if pd.api.types.is_bool_dtype(dtype):
+                continue
+            if pd.api.types.is_numeric_dtype(dtype):
+                out.append(str(name))
+        return out
+
+    def wrong(self) -> np.ndarray | None:
+        """Boolean per sample: prediction differs from the current label (``None`` before a scan)."""
+        if self.pred_codes is None:
+            return None
+        return self.pred_codes != self.label_codes
+
+    def flag_names(self, position: int) -> set[str]:
+        """Current flags of the sample at ``position``."""
+        return self.flags.get(int(position), set())
+
+    # -- following the store -------------------------------------------------------------
+    def listen(self, callback: Callable[[Change], None]) -> None:
+        """Call ``callback(change)`` after every batch of new store events."""
+        self._listeners.append(callback)
+        if not self._observing:
+            self.store.observe(self._on_store)
+            self._observing = True
+
+    def unlisten(self, callback: Callable[[Change], None]) -> None:
+        """Stop calling ``callback``; stop observing the store when nobody listens."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+        if not self._listeners and self._observing:
+            self.store.unobserve(self._on_store)
+            self._observing = False
+
+    def close(self) -> None:
+        """Stop following the store."""
+        self._listeners.clear()
+        if self._observing:
+            self.store.unobserve(self._on_store)
+            self._observing = False
+
+    def sync(self) -> Change | None:
+        """Bring the arrays up to date with the store's journal and notify listeners.
+
+        Returns the change, or ``None`` if nothing was new.
+        """
+        store = self.store
+        last = int(store.last_event_id)
+        if last == self._last_event:
+            return None
+        events = store.events(since=self._last_event)
+        self._last_event = last
+        new = np.asarray(store.label_codes(), dtype=np.int32)
+        changed = np.flatnonzero(new != self.label_codes)
+        old_codes = self.label_codes[changed].copy()
+        new_codes = new[changed].copy()
+        self.label_codes[changed] = new_codes
+        if len(changed):
+            names = np.asarray(self.classes, dtype=object)[new_codes]
+            col = self.frame.columns.get_loc("label")
+            self.frame.iloc[changed, col] = names
+        kinds = set(events["kind"].astype(str)) if len(events) else set()
+        flags_changed = bool(kinds - {"relabel", "note"})
+        if flags_changed:
+            self._load_flags()
+        touched = (
+            self.positions(events["sample_id"].dropna().astype(str).unique().tolist())
+            if len(events)
+            else np.zeros(0, dtype=np.int64)
+        )
+        change = Change(
+            label_positions=changed.astype(np.int64),
+            old_codes=old_codes,
+            new_codes=new_codes,
+            touched_positions=np.union1d(touched, changed).astype(np.int64),
+            flags_changed=flags_changed,
+            event_ids=[int(e) for e in events["event_id"]] if len(events) else [],
+        )
+        for callback in list(self._listeners):
+            try:
+                callback(change)
+            except Exception:  # one broken view must not stop the others from updating
+                logger.exception("a view failed to update after store events")
+        return change
+
+    def _on_store(self, store: Any, new_event_ids: Sequence[int]) -> None:
+        self.sync()

@@ -1,0 +1,271 @@
+"""The linked dashboard: every view over one store, one selection, kept current.
+
+>>> import erroranalysis as ea
+>>> store = ea.Store.open("demo-store")      # doctest: +SKIP
+>>> ea.scan(store)                            # doctest: +SKIP
+>>> ea.show(store)                            # doctest: +SKIP
+
+Click a confusion cell → its samples fill the gallery and light up in the scatter; box/lasso in
+the scatter → the gallery; a thumbnail, a point or an issue row → the inspector; relabel / undo in
+the inspector → the journal, and every view updates at once. Relabels made elsewhere (another
+notebook, the CLI, an annotation import) show up within about ``poll_interval`` seconds: a poller
+on the kernel's asyncio loop calls ``store.refresh()`` (no thread ever touches a widget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from erroranalysis.widgets._data import ViewData
+from erroranalysis.widgets.confusion import ConfusionMatrix
+from erroranalysis.widgets.gallery import Gallery
+from erroranalysis.widgets.inspector import Inspector
+from erroranalysis.widgets.issues import IssueTable
+from erroranalysis.widgets.scatter import EmbeddingScatter
+from erroranalysis.widgets.selection import Selection
+from erroranalysis.widgets.slices import SliceTable
+from erroranalysis.widgets.thumbnails import ThumbnailCache
+
+__all__ = ["Dashboard", "show"]
+
+logger = logging.getLogger(__name__)
+
+
+class Dashboard(widgets.VBox):
+    """All views of one store and run, linked through one :class:`Selection`.
+
+    Parameters
+    ----------
+    store : Store or path
+        The store (a path is opened).
+    run : str, optional
+        Which run (default: the latest).
+    selection : Selection, optional
+        Share a selection with other widgets (a new one by default).
+    author : str, optional
+        Recorded as the author of changes made in the inspector.
+    poll_interval : float or None
+        Seconds between checks for changes made by other processes (``None``: never poll;
+        call :meth:`refresh` yourself).
+    max_points : int
+        Scatter points before it switches to density + suspects.
+
+    Attributes
+    ----------
+    confusion, gallery, scatter, issues, slices, inspector
+        The views (each also usable on its own).
+    export : ExportPanel or None
+        Hands the selection or the relabel candidates to annotators (the "export" tab).
+    selection : Selection
+        The shared selection.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        run: Any = None,
+        selection: Selection | None = None,
+        author: str | None = None,
+        poll_interval: float | None = 1.5,
+        max_points: int = 100_000,
+    ) -> None:
+        super().__init__()
+        if isinstance(store, str | os.PathLike):
+            from erroranalysis.store import Store
+
+            store = Store.open(Path(store))
+        self.store = store
+        self.add_class("ea-dashboard")
+        self.selection = selection if selection is not None else Selection()
+        self.author = author
+        self.max_points = int(max_points)
+        self.poll_interval = poll_interval
+        self.thumbnails = ThumbnailCache(store)
+        self._poller: asyncio.Task | None = None
+        self._closed = False
+        self._style = widgets.HTML(_STYLE)
+        self._build(run)
+        if poll_interval:
+            self.start_polling(poll_interval)
+
+    def _build(self, run: Any) -> None:
+        self.data = ViewData(self.store, run)
+        common = {"selection": self.selection}
+        self.confusion = ConfusionMatrix(self.data, **common)
+        self.scatter = EmbeddingScatter(self.data, max_points=self.max_points, **common)
+        self.gallery = Gallery(self.data, thumbnails=self.thumbnails, **common)
+        self.inspector = Inspector(
+            self.data,
+            author=self.author,
+            thumbnails=self.thumbnails,
+            sequence=lambda: self.gallery.order,
+            **common,
+        )
+        self.issues = IssueTable(self.data, **common)
+        self.slices = SliceTable(self.data, **common)
+        run_name = self.data.run.name if self.data.run is not None else "no run yet"
+        self.header = widgets.HTML(
+            f'<div class="ea-dashboard-title"><b>erroranalysis</b> · '
+            f"{html.escape(Path(self.store.path).name)} · run <code>{html.escape(run_name)}</code> · "
+            f"{self.data.num_samples:,} samples · {len(self.data.classes)} classes</div>"
+        )
+        self.refresh_button = widgets.Button(
+            description="refresh", icon="refresh", layout=widgets.Layout(width="100px")
+        )
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.clear_button = widgets.Button(
+            description="clear selection", layout=widgets.Layout(width="130px")
+        )
+        self.clear_button.on_click(lambda _: self.selection.clear(source="dashboard"))
+        self.status = widgets.HTML()
+        self.status.add_class("ea-dashboard-status")
+        self.export = _export_panel(self.store, self.selection, run_name if self.data.run else None)
+        pages = [("issues", self.issues), ("slices", self.slices)]
+        if self.export is not None:
+            pages.append(("export", self.export))
+        tabs = widgets.Tab(children=[page for _, page in pages])
+        for i, (title, _) in enumerate(pages):
+            tabs.set_title(i, title)
+        self.confusion.layout = widgets.Layout(flex="1 1 auto", min_width="0", overflow="auto")
+        self.scatter.layout = widgets.Layout(flex="0 0 auto")
+        self.gallery.layout = widgets.Layout(flex="3 1 0", min_width="0")
+        self.inspector.layout = widgets.Layout(flex="2 1 0", min_width="320px")
+        self.children = [
+            self._style,
+            widgets.HBox([self.header, self.clear_button, self.refresh_button, self.status]),
+            widgets.HBox([self.confusion, self.scatter]),
+            widgets.HBox([self.gallery, self.inspector]),
+            tabs,
+        ]
+
+    @property
+    def views(self) -> list[Any]:
+        """Every view of the dashboard."""
+        return [
+            self.confusion,
+            self.scatter,
+            self.gallery,
+            self.inspector,
+            self.issues,
+            self.slices,
+        ]
+
+    # -- following other processes -------------------------------------------------------
+    def refresh(self) -> bool:
+        """Pick up changes written by other processes now; ``True`` if there were any."""
+        changed = bool(self.store.refresh())
+        if not changed:
+            # events written through another handle of this process reach us only via sync
+            changed = self.data.sync() is not None
+        return changed
+
+    def start_polling(self, interval: float = 1.5) -> bool:
+        """Check for other processes' changes every ``interval`` seconds on the kernel's loop.
+
+        Returns ``False`` (and polls nothing) when no asyncio loop is running, e.g. in a script;
+        call :meth:`refresh` there.
+        """
+        self.stop_polling()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                loop = asyncio.get_event_loop_policy().get_event_loop()
+            except RuntimeError:
+                return False
+            if not loop.is_running():
+                return False
+        self.poll_interval = float(interval)
+        self._poller = loop.create_task(self._poll())
+        return True
+
+    def stop_polling(self) -> None:
+        """Stop the poller (if any)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+
+    @property
+    def polling(self) -> bool:
+        """Whether the poller is running."""
+        return self._poller is not None and not self._poller.done()
+
+    async def _poll(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                if self.refresh():
+                    self.status.value = '<span class="ea-muted">updated from other processes</span>'
+            except Exception:  # keep polling: a transient read error must not kill the poller
+                logger.exception("refreshing the store failed")
+
+    def reload(self) -> None:
+        """Rebuild every view from the store (after a new scan or a new run)."""
+        run = self.data.run.name if self.data.run is not None else None
+        self._close_views()
+        self._build(run)
+
+    def _close_views(self) -> None:
+        for name in ("confusion", "scatter", "gallery", "inspector", "issues", "slices", "export"):
+            view = getattr(self, name, None)
+            if view is not None:
+                view.close()
+        if getattr(self, "data", None) is not None:
+            self.data.close()
+
+    def close(self) -> None:
+        """Stop polling, stop following the store and close every view."""
+        self._closed = True
+        self.stop_polling()
+        self._close_views()
+        super().close()
+
+
+def _export_panel(store: Any, selection: Selection, run: str | None) -> Any:
+    """The export helper's panel (hand the selection to annotators), when it is available."""
+    try:
+        from erroranalysis.widgets.export_panel import ExportPanel
+    except ImportError:  # the export package is optional for the views
+        return None
+    return ExportPanel(store, selection=selection, run=run)
+
+
+def show(store: Any, run: str | None = None, **kwargs: Any) -> Dashboard:
+    """The linked dashboard of ``store`` (see :class:`Dashboard`).
+
+    Parameters
+    ----------
+    store : Store or path
+        The store to show.
+    run : str, optional
+        Which run (default: the latest).
+    **kwargs
+        Passed to :class:`Dashboard` (``author``, ``poll_interval``, ``max_points``).
+
+    Returns
+    -------
+    Dashboard
+        The widget; display it (it is the cell's result in a notebook).
+    """
+    return Dashboard(store, run=run, **kwargs)
+
+
+_STYLE = """<style>
+.ea-dashboard { gap: 6px; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); }
+.ea-dashboard .ea-confusion, .ea-dashboard .ea-scatter, .ea-dashboard .ea-gallery,
+.ea-dashboard .ea-inspector, .ea-dashboard .ea-issues, .ea-dashboard .ea-slices {
+  border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: 4px; margin: 2px; }
+.ea-dashboard .ea-muted, .ea-inspector .ea-muted { color: var(--jp-ui-font-color2); }
+.ea-inspector table td { padding: 1px 6px 1px 0; }
+.ea-inspector .ea-inspector-id { font-family: var(--jp-code-font-family); }
+.ea-inspector .ea-relabeled { color: var(--jp-success-color1); }
+.ea-inspector .ea-history { font-size: 11px; }
+.ea-dashboard-title { padding: 4px 8px; }
+</style>"""

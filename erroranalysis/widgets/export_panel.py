@@ -1,0 +1,293 @@
+"""Hand the current selection (or the relabel candidates) to annotators, from the dashboard.
+
+The panel never computes: it calls :func:`~erroranalysis.export.export_candidates` (or
+:func:`~erroranalysis.export.export_weak_spots`) with what the user chose, and shows the files
+written. Errors (no scan yet, an empty selection, a path that cannot be written) appear as a
+message in the panel, never as a traceback.
+
+>>> import erroranalysis as ea
+>>> from erroranalysis.widgets.export_panel import ExportPanel
+>>> panel = ExportPanel(ea.Store.open("demo-store"), selection=dashboard.selection)  # doctest: +SKIP
+>>> panel                                                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+__all__ = ["EXPORT_FORMATS", "WHAT", "ExportPanel"]
+
+#: Export formats offered, with the file extension of the default path ("" = a folder).
+EXPORT_FORMATS: dict[str, str] = {
+    "label-studio": ".json",
+    "cvat": ".xml",
+    "csv": ".csv",
+    "imagenet-txt": "",
+}
+
+#: What can be exported: value -> label shown.
+WHAT: dict[str, str] = {
+    "selection": "current selection",
+    "candidates": "relabel candidates",
+    "weak_spots": "weak spots",
+    "look_alikes": "look-alikes of weak spots",
+}
+
+_HINTS = {
+    "label-studio": (
+        "In Label Studio: create a project, paste the <code>.label_config.xml</code> into "
+        "Settings → Labeling Interface, import the tasks JSON, annotate, then export as JSON and "
+        "apply it with <code>ea.import_annotations(store, path)</code>."
+    ),
+    "cvat": (
+        "In CVAT: create a task with the same images and labels, then Actions → Upload "
+        "annotations → CVAT 1.1; export it back as CVAT for images 1.1 and apply it with "
+        "<code>ea.import_annotations(store, path, format='cvat')</code>."
+    ),
+    "csv": (
+        "Annotators fill in the <code>label</code> column; apply the file with "
+        "<code>ea.import_annotations(store, path, format='csv')</code>."
+    ),
+    "imagenet-txt": (
+        "Import the folder into CVAT / Datumaro as ImageNet text; apply the answers with "
+        "<code>ea.import_annotations(store, path, format='imagenet-txt')</code>."
+    ),
+}
+
+
+class ExportPanel(widgets.VBox):
+    """Export the current selection or the relabel candidates for annotators.
+
+    Parameters
+    ----------
+    store : Store
+        The store to export from.
+    selection : Selection or traitlets.HasTraits, optional
+        The shared selection of the dashboard (anything with a ``sample_ids`` trait); without
+        one, only the relabel candidates and weak spots can be exported.
+    run : str, optional
+        The run whose scan ranks the samples (default: the latest).
+
+    Attributes
+    ----------
+    what : ipywidgets.Dropdown
+        ``"selection"``, ``"candidates"``, ``"weak_spots"`` or ``"look_alikes"``.
+    format : ipywidgets.Dropdown
+        One of :data:`EXPORT_FORMATS`.
+    limit : ipywidgets.BoundedIntText
+        At most this many samples, the worst first (0: no limit; for look-alikes, per weak spot).
+    path : ipywidgets.Text
+        Where to write (default ``<store>/exports/files/<what>-<time>.<ext>``).
+    button : ipywidgets.Button
+        Runs :meth:`export`.
+    result : ipywidgets.HTML
+        The files written and the count, or the error (CSS class ``ea-export-result``).
+    last_result : ExportResult or None
+        What the latest successful export wrote.
+    last_error : str or None
+        The message of the latest failed export.
+
+    Examples
+    --------
+    >>> panel = ExportPanel(store, selection=dashboard.selection)   # doctest: +SKIP
+    >>> panel.format.value = "csv"                                  # doctest: +SKIP
+    >>> panel.button.click()                                        # doctest: +SKIP
+    >>> panel.last_result.files                                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self, store: Any, selection: Any = None, run: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(store, str | os.PathLike):
+            from erroranalysis.store import Store
+
+            store = Store.open(Path(store))
+        self.store = store
+        self.selection = selection
+        self.run = run
+        self.last_result = None
+        self.last_error: str | None = None
+        self.add_class("ea-export")
+
+        options = [(label, value) for value, label in WHAT.items()]
+        if selection is None:
+            options = [option for option in options if option[1] != "selection"]
+        default = "selection" if selection is not None and self._selected() else "candidates"
+        self.what = widgets.Dropdown(options=options, value=default, description="export")
+        self.what.add_class("ea-export-what")
+        self.format = widgets.Dropdown(
+            options=list(EXPORT_FORMATS), value="label-studio", description="format"
+        )
+        self.format.add_class("ea-export-format")
+        self.limit = widgets.BoundedIntText(
+            value=200,
+            min=0,
+            max=10_000_000,
+            description="limit",
+            tooltip="at most this many, worst first (0 = no limit)",
+            layout=widgets.Layout(width="180px"),
+        )
+        self.limit.add_class("ea-export-limit")
+        self._auto_path = self._default_path()
+        self.path = widgets.Text(
+            value=self._auto_path, description="path", layout=widgets.Layout(width="100%")
+        )
+        self.path.add_class("ea-export-path")
+        self.button = widgets.Button(description="Export", icon="download", button_style="primary")
+        self.button.add_class("ea-export-button")
+        self.button.on_click(lambda _: self.export())
+        self.selection_info = widgets.HTML()
+        self.selection_info.add_class("ea-export-selection")
+        self.result = widgets.HTML()
+        self.result.add_class("ea-export-result")
+
+        self.what.observe(self._on_choice, "value")
+        self.format.observe(self._on_choice, "value")
+        if selection is not None:
+            selection.observe(self._on_selection, "sample_ids")
+        self._update_selection_info()
+        self.children = [
+            widgets.HBox([self.what, self.format, self.limit]),
+            self.path,
+            widgets.HBox([self.button, self.selection_info]),
+            self.result,
+        ]
+
+    # -- state ---------------------------------------------------------------------------
+    def _selected(self) -> tuple[str, ...]:
+        if self.selection is None:
+            return ()
+        return tuple(str(sample_id) for sample_id in (self.selection.sample_ids or ()))
+
+    def _default_path(self) -> str:
+        what = getattr(getattr(self, "what", None), "value", "candidates")
+        fmt = getattr(getattr(self, "format", None), "value", "label-studio")
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stem = f"{what.replace('_', '-')}-{fmt}-{stamp}"
+        # a sub-folder: <store>/exports/ itself holds the export records (*.json)
+        folder = Path(self.store.path) / "exports" / "files"
+        candidate = folder / f"{stem}{EXPORT_FORMATS[fmt]}"
+        number = 1
+        while candidate.exists():  # never propose a path that would overwrite an export
+            number += 1
+            candidate = folder / f"{stem}-{number}{EXPORT_FORMATS[fmt]}"
+        return str(candidate)
+
+    def _refresh_default_path(self) -> None:
+        if self.path.value == self._auto_path:  # the user has not typed a path of their own
+            self._auto_path = self._default_path()
+            self.path.value = self._auto_path
+
+    def _on_choice(self, _change: Any = None) -> None:
+        self._refresh_default_path()
+        self._update_selection_info()
+
+    def _on_selection(self, _change: Any = None) -> None:
+        self._update_selection_info()
+
+    def _update_selection_info(self) -> None:
+        if self.selection is None:
+            self.selection_info.value = ""
+            return
+        count = len(self._selected())
+        noun = "sample" if count == 1 else "samples"
+        self.selection_info.value = (
+            f'<span class="ea-export-selection-count">{count:,} {noun} selected</span>'
+        )
+
+    # -- export --------------------------------------------------------------------------
+    def _show(self, text: str, error: bool = False) -> None:
+        colour = "var(--jp-error-color1, #d32f2f)" if error else "inherit"
+        kind = "ea-export-error" if error else "ea-export-ok"
+        self.result.value = f'<div class="{kind}" style="color: {colour};">{text}</div>'
+
+    def export(self) -> Any:
+        """Export what the controls say; show the files written (or the error) in the panel.
+
+        Returns
+        -------
+        ExportResult or None
+            None when the export failed (the message is in :attr:`result` and
+            :attr:`last_error`).
+        """
+        from erroranalysis.export import export_candidates, export_weak_spots
+
+        what = self.what.value
+        fmt = self.format.value
+        limit = int(self.limit.value) or None
+        target = self.path.value.strip()
+        self.last_error = None
+        try:
+            if not target:
+                raise ValueError("choose a path to write to")
+            target = os.path.expanduser(target)
+            if what == "selection":
+                ids = self._selected()
+                if not ids:
+                    raise ValueError(
+                        "nothing is selected: click a confusion-matrix cell, lasso points in the "
+                        "scatter or pick a slice first, or export the relabel candidates"
+                    )
+                result = export_candidates(
+                    self.store,
+                    target,
+                    format=fmt,
+                    run=self.run,
+                    issue_types="all",
+                    include_reviewed=True,
+                    sample_ids=ids,
+                    limit=limit,
+                )
+            elif what == "candidates":
+                result = export_candidates(
+                    self.store, target, format=fmt, run=self.run, limit=limit
+                )
+            else:
+                result = export_weak_spots(
+                    self.store,
+                    target,
+                    format=fmt,
+                    run=self.run,
+                    look_alikes=what == "look_alikes",
+                    per_spot=limit or 50,
+                )
+        except (ValueError, OSError) as error:  # ErrorAnalysisError is a ValueError
+            self.last_error = str(error)
+            self._show(f"<b>Export failed:</b> {html.escape(str(error))}", error=True)
+            return None
+        self.last_result = result
+        self._show(self._describe(result, what))
+        self._refresh_default_path()  # the next export does not overwrite this one
+        return result
+
+    def _describe(self, result: Any, what: str) -> str:
+        noun = "sample" if result.count == 1 else "samples"
+        head = f"Exported <b>{result.count:,}</b> {noun} ({html.escape(WHAT[what])})"
+        if what == "selection":
+            head += f" of {len(self._selected()):,} selected"
+        head += (
+            f" as <b>{html.escape(result.format)}</b>, export id "
+            f"<code>{html.escape(result.export_id)}</code>:"
+        )
+        files = "".join(f"<li><code>{html.escape(str(path))}</code></li>" for path in result.files)
+        empty = ""
+        if result.count == 0:
+            empty = (
+                "<div>Nothing matched (every candidate may already be reviewed); the files "
+                "are empty.</div>"
+            )
+        hint = _HINTS.get(result.format, "")
+        return f"<div>{head}</div><ul>{files}</ul>{empty}<div><small>{hint}</small></div>"
+
+    def close(self) -> None:
+        """Stop observing the selection and close the widgets."""
+        if self.selection is not None:
+            self.selection.unobserve(self._on_selection, "sample_ids")
+        super().close()

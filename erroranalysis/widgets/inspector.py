@@ -1,0 +1,477 @@
+"""Inspector view: the focused sample, and the controls to fix it.
+
+Shows the image, the sample id (CSS class ``ea-inspector-id``), given and current label, the
+model's top-k probabilities, the scan's scores and flags, and the sample's history. Relabel by the
+dropdown (``ea-relabel-choice``) and the apply button (``ea-relabel-apply``), or by one click on a
+suggestion (``ea-suggestion``); mark "not an issue", "weak spot" (with a reason), add a note,
+undo the latest change, step through the selection with previous / next.
+
+Keyboard shortcuts while the pointer is over the dashboard: ← / → previous / next, 1–9 apply
+suggestion 1–9, ``n`` not an issue, ``w`` weak spot, ``u`` undo.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from erroranalysis.widgets._base import View
+from erroranalysis.widgets._data import Change
+from erroranalysis.widgets._frontend import KeysWidget
+from erroranalysis.widgets.selection import Selection
+from erroranalysis.widgets.thumbnails import ThumbnailCache
+
+__all__ = ["Inspector"]
+
+_SCORE_ORDER = (
+    "label_quality",
+    "self_confidence",
+    "margin",
+    "entropy",
+    "loss",
+    "outlier_score",
+    "near_duplicate_set",
+    "label_issue_rank",
+)
+_ISSUES = (
+    ("is_label_issue", "label issue"),
+    ("is_outlier", "outlier"),
+    ("is_near_duplicate", "near-duplicate"),
+)
+_KEYS = ["ArrowLeft", "ArrowRight", "n", "w", "u", *[str(i) for i in range(1, 10)]]
+
+
+def _clock(value: Any) -> str:
+    """An event time as HH:MM:SS (epoch seconds or a timestamp)."""
+    try:
+        stamp = (
+            pd.Timestamp(value, unit="s") if isinstance(value, int | float) else pd.Timestamp(value)
+        )
+        return stamp.strftime("%H:%M:%S")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class Inspector(View):
+    """Detail view and review controls for the focused sample.
+
+    Parameters
+    ----------
+    store : Store or ViewData
+        The store to show.
+    run : str, optional
+        Which run (default: the latest).
+    selection : Selection, optional
+        Shared selection: the inspector shows ``selection.focused``.
+    top_k : int
+        How many of the model's top classes to show (and offer as suggestions).
+    author : str, optional
+        Recorded as the author of every change made here.
+    image_size : int
+        Size of the shown image in pixels.
+    thumbnails : ThumbnailCache, optional
+        Shared thumbnail cache.
+    sequence : callable, optional
+        Returns the row positions that previous / next walk through (default: the selection,
+        else every sample in store order). The dashboard passes the gallery's order.
+    """
+
+    view_name = "inspector"
+    css_class = "ea-inspector"
+
+    def __init__(
+        self,
+        store: Any,
+        run: Any = None,
+        selection: Selection | None = None,
+        top_k: int = 5,
+        author: str | None = None,
+        image_size: int = 224,
+        thumbnails: ThumbnailCache | None = None,
+        sequence: Callable[[], np.ndarray] | None = None,
+    ) -> None:
+        super().__init__(store, run, selection)
+        self.top_k = int(top_k)
+        self.author = author
+        self.image_size = int(image_size)
+        self.thumbnails = thumbnails or ThumbnailCache(self.data.store)
+        self.sequence = sequence
+        self.store = self.data.store
+        self.header = widgets.HTML()
+        self.header.add_class("ea-inspector-header")
+        self.image = widgets.Image(
+            format="jpeg",
+            layout=widgets.Layout(
+                width=f"{self.image_size}px",
+                height=f"{self.image_size}px",
+                object_fit="contain",
+                flex="0 0 auto",
+            ),
+        )
+        self.image.add_class("ea-inspector-image")
+        self.details = widgets.HTML()
+        self.details.add_class("ea-inspector-details")
+        self.history_html = widgets.HTML()
+        self.history_html.add_class("ea-inspector-history")
+        self.status = widgets.HTML()
+        self.status.add_class("ea-inspector-status")
+
+        self.choice = widgets.Dropdown(
+            options=list(self.data.classes), layout=widgets.Layout(width="180px")
+        )
+        self.choice.add_class("ea-relabel-choice")
+        self.apply_button = widgets.Button(
+            description="relabel", button_style="primary", layout=widgets.Layout(width="90px")
+        )
+        self.apply_button.add_class("ea-relabel-apply")
+        self.apply_button.on_click(lambda _: self.relabel(self.choice.value))
+        self.suggestions = widgets.HBox()
+        self.suggestions.add_class("ea-suggestions")
+        self.not_issue_button = widgets.Button(description="not an issue", icon="check")
+        self.not_issue_button.add_class("ea-not-issue")
+        self.not_issue_button.on_click(lambda _: self.toggle_flag("not_an_issue"))
+        self.reason = widgets.Text(
+            placeholder="reason (weak spot) or note", layout=widgets.Layout(width="220px")
+        )
+        self.reason.add_class("ea-reason")
+        self.weak_button = widgets.Button(description="weak spot", icon="flag")
+        self.weak_button.add_class("ea-weak-spot")
+        self.weak_button.on_click(
+            lambda _: self.toggle_flag("weak_spot", note=self.reason.value or None)
+        )
+        self.note_button = widgets.Button(description="add note", icon="pencil")
+        self.note_button.add_class("ea-note")
+        self.note_button.on_click(lambda _: self.add_note(self.reason.value))
+        self.undo_button = widgets.Button(
+            description="undo", icon="undo", tooltip="undo the latest change in the store"
+        )
+        self.undo_button.add_class("ea-undo")
+        self.undo_button.on_click(lambda _: self.undo())
+        self.prev_button = widgets.Button(
+            description="◀ previous", layout=widgets.Layout(width="100px")
+        )
+        self.prev_button.add_class("ea-prev")
+        self.next_button = widgets.Button(
+            description="next ▶", layout=widgets.Layout(width="100px")
+        )
+        self.next_button.add_class("ea-next")
+        self.prev_button.on_click(lambda _: self.step(-1))
+        self.next_button.on_click(lambda _: self.step(+1))
+        self.shortcuts = KeysWidget(
+            shortcut_keys=_KEYS,
+            hint="keys (pointer over the dashboard): ←/→ previous/next · 1–9 suggestion · n not an issue · w weak spot · u undo",
+        )
+        self.shortcuts.observe(self._on_key, "key")
+        self.controls = widgets.VBox(
+            [
+                widgets.HBox([self.choice, self.apply_button]),
+                self.suggestions,
+                widgets.HBox([self.not_issue_button, self.weak_button]),
+                widgets.HBox([self.reason, self.note_button]),
+                widgets.HBox([self.prev_button, self.next_button, self.undo_button]),
+                self.status,
+                self.shortcuts,
+            ]
+        )
+        self.children = [
+            self.message,
+            self.header,
+            widgets.HBox(
+                [self.image, self.details], layout=widgets.Layout(align_items="flex-start")
+            ),
+            self.controls,
+            self.history_html,
+        ]
+        self.position: int | None = None
+        self.on_focus(self.selection.focused, self.selection.focus_source)
+
+    # -- rendering -----------------------------------------------------------------------
+    @property
+    def sample_id(self) -> str | None:
+        """The focused sample id (``None`` when nothing is focused)."""
+        return None if self.position is None else str(self.data.sample_ids[self.position])
+
+    def on_focus(self, sample_id: str | None, source: str) -> None:
+        self.position = self.data.position(sample_id)
+        self._render()
+
+    def _top_k(self, pos: int) -> list[tuple[str, float]]:
+        run = self.data.run
+        if run is None:
+            return []
+        row = np.asarray(run.probs[pos], dtype=np.float32)
+        k = min(self.top_k, len(row))
+        top = np.argsort(-row, kind="stable")[:k]
+        return [(self.data.classes[i], float(row[i])) for i in top]
+
+    def suggestion_labels(self) -> list[str]:
+        """One-click relabel suggestions: the scan's suggested label, then the model's top classes."""
+        if self.position is None:
+            return []
+        pos, data = self.position, self.data
+        current = data.classes[data.label_codes[pos]]
+        out: list[str] = []
+        if data.has("suggested_label"):
+            suggested = data.frame["suggested_label"].iat[pos]
+            if isinstance(suggested, str) and suggested in data.class_set:
+                out.append(suggested)
+        for name, _ in self._top_k(pos):
+            if name not in out:
+                out.append(name)
+        return [name for name in out if name != current][:9]
+
+    def _render(self) -> None:
+        pos = self.position
+        disabled = pos is None
+        for button in (
+            self.apply_button,
+            self.not_issue_button,
+            self.weak_button,
+            self.note_button,
+        ):
+            button.disabled = disabled
+        self.choice.disabled = disabled
+        if pos is None:
+            self.header.value = (
+                '<div class="ea-inspector-title"><span class="ea-inspector-id"></span>'
+                '<span class="ea-muted">click a thumbnail, a point or a row to inspect a sample</span></div>'
+            )
+            self.image.value = b""
+            self.image.layout.display = "none"
+            self.details.value = ""
+            self.history_html.value = ""
+            self.suggestions.children = []
+            self._update_nav()
+            return
+        data, frame = self.data, self.data.frame
+        sid = str(data.sample_ids[pos])
+        given = data.classes[data.given_codes[pos]]
+        current = data.classes[data.label_codes[pos]]
+        self.header.value = (
+            f'<div class="ea-inspector-title"><b>sample</b> '
+            f'<span class="ea-inspector-id" data-sample-id="{html.escape(sid)}">{html.escape(sid)}</span></div>'
+        )
+        raw = self.thumbnails.thumbnail_bytes(sid, self.image_size)
+        self.image.value = raw
+        self.image.layout.display = None if raw else "none"
+        lines = [f"<tr><td>given label</td><td><b>{html.escape(given)}</b></td></tr>"]
+        label_class = "ea-current-label" + (" ea-relabeled" if current != given else "")
+        lines.append(
+            f'<tr><td>current label</td><td><b class="{label_class}">{html.escape(current)}</b>'
+            f"{' (relabelled)' if current != given else ''}</td></tr>"
+        )
+        if data.pred_codes is not None and data.pred_codes[pos] >= 0:
+            pred = data.classes[data.pred_codes[pos]]
+            mark = "✓" if pred == current else "✗"
+            lines.append(f"<tr><td>predicted</td><td>{html.escape(pred)} {mark}</td></tr>")
+        issues = [
+            name
+            for column, name in _ISSUES
+            if column in frame.columns and bool(frame[column].iat[pos])
+        ]
+        if issues:
+            lines.append(f"<tr><td>issues</td><td>{html.escape(', '.join(issues))}</td></tr>")
+        flags = sorted(data.flag_names(pos))
+        lines.append(
+            f'<tr><td>flags</td><td class="ea-inspector-flags">{html.escape(", ".join(flags)) or "—"}</td></tr>'
+        )
+        for column in _SCORE_ORDER:
+            if column in frame.columns:
+                value = frame[column].iat[pos]
+                if value is None or (isinstance(value, float) and np.isnan(value)):
+                    continue
+                text = f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
+                lines.append(f"<tr><td>{column}</td><td>{html.escape(text)}</td></tr>")
+        bars = []
+        for name, p in self._top_k(pos):
+            width = max(1, round(120 * p))
+            bars.append(
+                f'<tr><td>{html.escape(name)}</td><td><span style="display:inline-block;height:9px;'
+                f'width:{width}px;background:var(--jp-brand-color1,#1976d2);"></span> {p:.3f}</td></tr>'
+            )
+        top = (
+            f'<div class="ea-muted" style="margin-top:4px;">top-{len(bars)} probabilities</div>'
+            f'<table class="ea-topk">{"".join(bars)}</table>'
+            if bars
+            else ""
+        )
+        self.details.value = f'<div style="padding:0 8px;"><table class="ea-inspector-facts">{"".join(lines)}</table>{top}</div>'
+        self.choice.value = current
+        self._render_suggestions()
+        self._render_history(sid)
+        self._update_nav()
+
+    def _render_suggestions(self) -> None:
+        buttons = []
+        for i, name in enumerate(self.suggestion_labels()):
+            button = widgets.Button(description=f"{i + 1}: {name}", tooltip=f"relabel as {name}")
+            button.add_class("ea-suggestion")
+            button.on_click(lambda _, label=name: self.relabel(label))
+            buttons.append(button)
+        old = self.suggestions.children
+        self.suggestions.children = buttons
+        for button in old:
+            button.close()
+
+    def _render_history(self, sample_id: str) -> None:
+        history = self.store.history(sample_id)
+        if not len(history):
+            self.history_html.value = '<div class="ea-muted">no changes yet</div>'
+            return
+        rows = []
+        for event in history.tail(10).itertuples(index=False):
+            what = event.kind
+            if event.kind == "relabel":
+                what = f"relabel {event.previous_label or ''} → {event.label}"
+            elif event.kind in ("flag", "unflag"):
+                what = f"{event.kind} {event.flag}"
+            note = "" if event.note is None or (isinstance(event.note, float)) else str(event.note)
+            undone = " (undone)" if bool(event.undone) else ""
+            when = _clock(event.time)
+            rows.append(
+                f"<tr><td>{event.event_id}</td><td>{html.escape(when)}</td><td>{html.escape(str(what))}{undone}</td>"
+                f"<td>{html.escape(str(event.author or ''))}</td><td>{html.escape(str(event.source or ''))}</td>"
+                f"<td>{html.escape(note)}</td></tr>"
+            )
+        self.history_html.value = (
+            '<div class="ea-muted">history</div><table class="ea-history">'
+            + "".join(rows)
+            + "</table>"
+        )
+
+    # -- navigation ----------------------------------------------------------------------
+    def _sequence(self) -> np.ndarray:
+        if self.sequence is not None:
+            return np.asarray(self.sequence(), dtype=np.int64)
+        if self.selection.sample_ids:
+            return self.data.positions(self.selection.sample_ids)
+        return np.arange(self.data.num_samples, dtype=np.int64)
+
+    def _update_nav(self) -> None:
+        order = self._sequence()
+        if self.position is None:
+            self.prev_button.disabled = True
+            self.next_button.disabled = len(order) == 0
+            return
+        where = np.flatnonzero(order == self.position)
+        i = int(where[0]) if len(where) else -1
+        self.prev_button.disabled = i <= 0
+        self.next_button.disabled = i < 0 or i >= len(order) - 1
+
+    def step(self, delta: int) -> None:
+        """Focus the previous (``-1``) or next (``+1``) sample of the sequence."""
+        order = self._sequence()
+        if len(order) == 0:
+            return
+        if self.position is None:
+            target = 0
+        else:
+            where = np.flatnonzero(order == self.position)
+            target = int(where[0]) + delta if len(where) else 0
+        if not 0 <= target < len(order):
+            return
+        self.focus(str(self.data.sample_ids[order[target]]))
+
+    def focus(self, sample_id: str | None) -> None:
+        """Show ``sample_id`` here and tell the other views."""
+        self.position = self.data.position(sample_id)
+        self._render()
+        self.selection.focus(sample_id, source=self.view_name)
+
+    # -- actions -------------------------------------------------------------------------
+    def _need_focus(self) -> str:
+        if self.position is None:
+            raise ValueError(
+                "no sample is focused: click a thumbnail, a point or an issue row first"
+            )
+        return str(self.data.sample_ids[self.position])
+
+    def relabel(self, label: str) -> int | None:
+        """Relabel the focused sample as ``label`` (journaled; every view updates).
+
+        Returns the event id, or ``None`` when the label is already current.
+        """
+        sid = self._need_focus()
+        if label == self.data.classes[self.data.label_codes[self.position]]:
+            self.status.value = '<span class="ea-muted">already labelled so</span>'
+            return None
+        event = self.store.relabel(sid, label, author=self.author, source="widget")
+        self.status.value = (
+            f'<span class="ea-muted">relabelled as {html.escape(label)} (event {event})</span>'
+        )
+        return event
+
+    def toggle_flag(self, flag: str, note: str | None = None) -> int:
+        """Set ``flag`` on the focused sample, or remove it when it is set."""
+        sid = self._need_focus()
+        if flag in self.data.flag_names(self.position):
+            event = self.store.unflag(sid, flag, author=self.author, source="widget")
+            self.status.value = f'<span class="ea-muted">removed {html.escape(flag)}</span>'
+        else:
+            event = self.store.flag(sid, flag, note=note, author=self.author, source="widget")
+            self.status.value = f'<span class="ea-muted">flagged {html.escape(flag)}</span>'
+            if note:
+                self.reason.value = ""
+        return event
+
+    def add_note(self, text: str) -> int | None:
+        """Attach a note to the focused sample (empty text does nothing)."""
+        sid = self._need_focus()
+        if not text or not text.strip():
+            self.status.value = '<span class="ea-muted">type a note first</span>'
+            return None
+        event = self.store.note(sid, text.strip(), author=self.author, source="widget")
+        self.reason.value = ""
+        self.status.value = '<span class="ea-muted">note added</span>'
+        return event
+
+    def undo(self) -> int | None:
+        """Undo the latest change in the store (the undo is itself journaled)."""
+        try:
+            event = self.store.undo(author=self.author)
+        except ValueError as error:
+            self.status.value = f'<span class="ea-muted">{html.escape(str(error))}</span>'
+            return None
+        self.status.value = f'<span class="ea-muted">undone (event {event})</span>'
+        return event
+
+    def _on_key(self, event: dict) -> None:
+        payload = event["new"]
+        if not payload:
+            return
+        key = payload.get("key", "")
+        try:
+            if key == "ArrowLeft":
+                self.step(-1)
+            elif key == "ArrowRight":
+                self.step(+1)
+            elif key == "u":
+                self.undo()
+            elif self.position is None:
+                return
+            elif key == "n":
+                self.toggle_flag("not_an_issue")
+            elif key == "w":
+                self.toggle_flag("weak_spot", note=self.reason.value or None)
+            elif key.isdigit():
+                labels = self.suggestion_labels()
+                index = int(key) - 1
+                if 0 <= index < len(labels):
+                    self.relabel(labels[index])
+        except ValueError as error:
+            self.status.value = f'<span class="ea-muted">{html.escape(str(error))}</span>'
+
+    # -- updates -------------------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        if self.position is None:
+            return
+        if change.flags_changed or np.isin(self.position, change.touched_positions):
+            self._render()
+
+    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+        self._update_nav()

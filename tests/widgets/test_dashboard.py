@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+import erroranalysis as ea
+from erroranalysis.widgets import Dashboard, show
+
+from .helpers import plotly_event, recount, wrong_cell
+
+
+def test_show_composes_every_view_with_stable_classes(scanned_store):
+    dash = show(scanned_store, poll_interval=None)
+    try:
+        assert isinstance(dash, Dashboard)
+        assert "ea-dashboard" in dash._dom_classes
+        classes = {c for view in dash.views for c in view._dom_classes}
+        assert {
+            "ea-confusion",
+            "ea-gallery",
+            "ea-scatter",
+            "ea-issues",
+            "ea-slices",
+            "ea-inspector",
+        } <= classes
+        assert all(view.selection is dash.selection for view in dash.views)
+        assert all(view.data is dash.data for view in dash.views)
+    finally:
+        dash.close()
+
+
+def test_show_opens_a_path(scanned_store):
+    dash = ea.show(str(scanned_store.path), poll_interval=None)
+    assert dash.data.num_samples == 60
+    dash.close()
+
+
+def test_confusion_cell_to_gallery_and_scatter(dashboard):
+    r, c = wrong_cell(dashboard)
+    dashboard.confusion.heatmap.simulate_click(row=int(r), col=int(c))
+    n = int(dashboard.confusion.counts[r, c])
+    assert len(dashboard.selection.sample_ids) == n > 0
+    assert set(dashboard.gallery.order_ids()) == set(dashboard.selection.sample_ids)
+    assert f">{n}<" in dashboard.gallery.count.value
+    assert len(dashboard.scatter.selection_trace.x) == n
+
+
+def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
+    plotly_event(
+        dashboard.scatter.figure,
+        "plotly_selected",
+        0,
+        [0, 3, 6, 9],
+        selector={"type": "lasso", "selector_state": {"xs": [0, 1, 1], "ys": [0, 0, 1]}},
+    )
+    ids = dashboard.data.sample_ids[[0, 3, 6, 9]].tolist()
+    assert set(dashboard.gallery.order_ids()) == set(ids)
+    dashboard.gallery.grid.simulate_click(sample_id=dashboard.gallery.page_ids()[1])
+    focused = dashboard.gallery.page_ids()[1]
+    assert dashboard.inspector.sample_id == focused
+    assert dashboard.scatter.focus_trace.x.tolist() == [
+        dashboard.scatter.xy[dashboard.data.position(focused), 0]
+    ]
+    # previous / next walk the gallery's order
+    dashboard.inspector.next_button.click()
+    assert dashboard.selection.focused == dashboard.gallery.order_ids()[2]
+
+
+def test_point_and_row_to_inspector(dashboard):
+    plotly_event(dashboard.scatter.figure, "plotly_click", 0, [11])
+    assert dashboard.inspector.sample_id == dashboard.data.sample_ids[11]
+    dashboard.issues.table.simulate_click(row=0)
+    assert dashboard.inspector.sample_id == dashboard.issues.table.row_ids[0]
+    assert dashboard.gallery.grid.focused == dashboard.issues.table.row_ids[0]
+
+
+def test_relabel_updates_every_view_and_undo_restores(dashboard, scanned_store):
+    frame = scanned_store.frame()
+    dashboard.issues.table.simulate_click(row=0)
+    sid = dashboard.inspector.sample_id
+    pos = dashboard.data.position(sid)
+    dashboard.scatter.color_by.value = "correct"
+    dashboard.selection.select([sid], source="api")
+    before = dashboard.confusion.counts.copy()
+    colour_before = int(dashboard.scatter.points_trace.marker.color[pos])
+    suggestion = dashboard.inspector.suggestion_labels()[0]
+    assert suggestion == frame["predicted_label"].iat[pos]
+    dashboard.inspector.suggestions.children[0].click()
+    # confusion
+    np.testing.assert_array_equal(dashboard.confusion.counts, recount(scanned_store, frame))
+    assert not np.array_equal(dashboard.confusion.counts, before)
+    # scatter colour: wrong → correct
+    assert colour_before == 1 and int(dashboard.scatter.points_trace.marker.color[pos]) == 0
+    # gallery badge and issue table label
+    assert "relabeled" in dashboard.gallery.grid.items[0]["badges"]
+    row = dashboard.issues.table.row_ids.index(sid)
+    assert dashboard.issues.table.rows[row][1] == suggestion
+    # undo
+    dashboard.inspector.undo_button.click()
+    np.testing.assert_array_equal(dashboard.confusion.counts, before)
+    assert int(dashboard.scatter.points_trace.marker.color[pos]) == 1
+    assert "relabeled" not in dashboard.gallery.grid.items[0]["badges"]
+
+
+def _relabel_in_another_process(path, sample_id, label):
+    code = textwrap.dedent(
+        f"""
+        import erroranalysis as ea
+        store = ea.Store.open({str(path)!r})
+        store.relabel({sample_id!r}, {label!r}, author="other-process", source="test")
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_refresh_picks_up_another_process(dashboard, scanned_store):
+    sid = scanned_store.sample_ids[0]
+    current = scanned_store.labels()[sid]
+    target = next(c for c in scanned_store.classes if c != current)
+    before = dashboard.confusion.counts.copy()
+    _relabel_in_another_process(scanned_store.path, sid, target)
+    assert (dashboard.confusion.counts == before).all()  # nothing until we look
+    assert dashboard.refresh() is True
+    assert dashboard.data.label_codes[0] == scanned_store.classes.index(target)
+    assert dashboard.confusion.counts.sum() == before.sum()
+    assert not np.array_equal(dashboard.confusion.counts, before)
+    assert dashboard.refresh() is False
+
+
+def test_poller_on_the_asyncio_loop_picks_up_another_process(scanned_store):
+    sid = scanned_store.sample_ids[1]
+    target = next(c for c in scanned_store.classes if c != scanned_store.labels()[sid])
+    code = scanned_store.classes.index(target)
+
+    async def scenario():
+        dash = Dashboard(scanned_store, poll_interval=0.2)
+        try:
+            assert dash.polling
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                f"import erroranalysis as ea; ea.Store.open({str(scanned_store.path)!r}).relabel({sid!r}, {target!r})",
+            )
+            assert await process.wait() == 0
+            for _ in range(100):
+                if dash.data.label_codes[1] == code:
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+        finally:
+            dash.close()
+            assert not dash.polling
+
+    assert asyncio.run(scenario())
+
+
+def test_no_loop_means_no_poller(scanned_store):
+    dash = Dashboard(scanned_store, poll_interval=1.0)
+    assert not dash.polling
+    dash.close()
+
+
+def test_unscanned_and_runless_stores_show_hints(unscanned_store, tmp_path):
+    dash = Dashboard(unscanned_store, poll_interval=None)
+    assert "ea.scan(store)" in dash.confusion.message.value
+    assert "ea.scan(store)" in dash.scatter.message.value
+    dash.gallery.grid.simulate_click(sample_id=unscanned_store.sample_ids[0])
+    assert dash.inspector.sample_id == unscanned_store.sample_ids[0]
+    assert "top-3 probabilities" in dash.inspector.details.value
+    dash.close()
+    import pandas as pd
+
+    bare = ea.Store.create(
+        tmp_path / "bare",
+        classes=["a", "b"],
+        samples=pd.DataFrame({"sample_id": ["x", "y"], "label": ["a", "b"]}),
+    )
+    dash = Dashboard(bare, poll_interval=None)
+    assert dash.data.run is None
+    dash.gallery.grid.simulate_click(sample_id="y")
+    dash.inspector.relabel("a")
+    assert bare.labels()["y"] == "a"
+    dash.close()
+
+
+def test_reload_rebuilds_views(dashboard):
+    old = dashboard.confusion
+    dashboard.reload()
+    assert dashboard.confusion is not old
+    assert old._closed
+
+
+def test_export_tab_exports_the_selection(dashboard, tmp_path):
+    if dashboard.export is None:
+        import pytest
+
+        pytest.skip("erroranalysis.widgets.export_panel is not available")
+    r, c = wrong_cell(dashboard)
+    dashboard.confusion.click(int(r), int(c))
+    panel = dashboard.export
+    panel.what.value = "selection"
+    panel.format.value = "csv"
+    panel.path.value = str(tmp_path / "selection.csv")
+    panel.button.click()
+    assert panel.last_error is None, panel.last_error
+    import pandas as pd
+
+    exported = pd.read_csv(tmp_path / "selection.csv")
+    assert len(exported) == int(dashboard.confusion.counts[r, c])

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from erroranalysis.widgets import Selection, SliceTable
+from erroranalysis.widgets.slices import slice_mask
+
+
+def test_weak_slices_first_and_click_selects(scanned_store):
+    sel = Selection()
+    table = SliceTable(scanned_store, selection=sel)
+    artifact = scanned_store.run().load_artifact("slices")
+    highs = table.slices["ci_high"].to_numpy()
+    assert np.all(np.diff(highs) >= 0)
+    assert len(table.table.rows) == len(artifact)
+    assert "ci_low" in table.table.columns and "ci_high" in table.table.columns
+    table.table.simulate_click(row=0)
+    value = table.slices["value"].iat[0]
+    assert table.table.columns[:2] == ["feature", "value"]
+    frame = scanned_store.frame()
+    assert list(sel.sample_ids) == frame.loc[frame["source"] == value, "sample_id"].tolist()
+    assert sel.source == "slices" and value in sel.description
+    assert "ea-slices" in table._dom_classes
+
+
+def test_interval_slices():
+    frame = pd.DataFrame({"brightness": [0.05, 0.1, 0.2, 0.5, np.nan]})
+    assert slice_mask(frame, "brightness", "[0.1, 0.3)").tolist() == [
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert slice_mask(frame, "brightness", "(0.1, 0.5]").tolist() == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+    interval = pd.Interval(0.0, 0.1, closed="right")
+    assert slice_mask(frame, "brightness", interval).tolist() == [True, True, False, False, False]
+    assert not slice_mask(frame, "missing", "x").any()
+
+
+def test_no_artifact_shows_hint(unscanned_store):
+    table = SliceTable(unscanned_store)
+    assert "ea.scan(store)" in table.message.value
+    assert table.table.rows == []
