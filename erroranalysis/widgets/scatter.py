@@ -273,32 +273,18 @@ class EmbeddingScatter(View):
                 name="selection",
             )
         )
-        traces.append(
-            go.Scattergl(
-                x=np.zeros(0, np.float32),
-                y=np.zeros(0, np.float32),
-                mode="markers",
-                marker={
-                    "size": 16,
-                    "symbol": "star",
-                    "color": "#ffd600",
-                    "line": {"width": 1, "color": "#000"},
-                },
-                hoverinfo="none",
-                name="focused",
-            )
-        )
         with fig.batch_update():
             fig.add_traces(traces)
         base = 1 if self.degraded else 0
-        self.points_trace, self.selection_trace, self.focus_trace = (
-            fig.data[base],
-            fig.data[base + 1],
-            fig.data[base + 2],
-        )
+        self.points_trace, self.selection_trace = fig.data[base], fig.data[base + 1]
+        # The focused point is a layout shape, not a trace: restyling any Scattergl trace makes
+        # plotly redraw the whole WebGL scene (100-600 ms for 10k points in software GL, measured
+        # in the browser test), which delayed the inspector's image; a shape relayout does not.
+        finite = self.xy[np.isfinite(self.xy).all(axis=1)]
+        spans = np.ptp(finite, axis=0) if len(finite) else np.ones(2, np.float32)
+        self._focus_radius = (float(spans[0]) * 0.012 or 0.01, float(spans[1]) * 0.012 or 0.01)
         self.points_trace.on_click(self._on_points_click)
         self.selection_trace.on_click(self._on_selection_click)
-        self.focus_trace.on_click(self._on_focus_click)
         self.points_trace.on_selection(self._on_points_selected)
         self.points_trace.on_deselect(self._on_deselect)
         self._recolour()
@@ -377,14 +363,12 @@ class EmbeddingScatter(View):
             return
         self.focus_position(int(self._overlay_positions[points.point_inds[0]]))
 
-    def _on_focus_click(self, trace: Any, points: Any, state: Any) -> None:
-        return  # the focused point is already focused
-
     def focus_position(self, position: int) -> None:
         """Focus the sample at row ``position`` (as a click on its point does)."""
         sid = str(self.data.sample_ids[position])
-        self._show_focus(position)
+        # Focus first: the inspector's messages then reach the page before the marker moves.
         self.selection.focus(sid, source=self.view_name)
+        self._show_focus(position)
 
     def _on_points_selected(self, trace: Any, points: Any, selector: Any) -> None:
         positions = self.point_positions[np.asarray(points.point_inds, dtype=np.int64)]
@@ -432,10 +416,33 @@ class EmbeddingScatter(View):
     def _show_focus(self, position: int | None) -> None:
         if self.xy is None:
             return
-        pts = self.xy[[] if position is None else [position]]
-        with self.figure.batch_update():
-            self.focus_trace.x = pts[:, 0]
-            self.focus_trace.y = pts[:, 1]
+        if position is None or not np.isfinite(self.xy[position]).all():
+            self.figure.layout.shapes = ()
+            return
+        x, y = (float(value) for value in self.xy[position])
+        rx, ry = self._focus_radius
+        self.figure.layout.shapes = (
+            {
+                "type": "circle",
+                "xref": "x",
+                "yref": "y",
+                "x0": x - rx,
+                "x1": x + rx,
+                "y0": y - ry,
+                "y1": y + ry,
+                "line": {"color": "#000", "width": 2},
+                "fillcolor": "rgba(255, 214, 0, 0.6)",
+                "layer": "above",
+            },
+        )
+
+    @property
+    def focus_marker(self) -> tuple[float, float] | None:
+        """Data coordinates of the focused-point marker, or None when nothing is focused."""
+        if not self.figure.layout.shapes:
+            return None
+        shape = self.figure.layout.shapes[0]
+        return ((shape.x0 + shape.x1) / 2, (shape.y0 + shape.y1) / 2)
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
         self._show_selection(self.data.positions(ids))

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import erroranalysis as ea
 from erroranalysis.widgets import Dashboard, show
@@ -62,9 +63,9 @@ def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
     dashboard.gallery.grid.simulate_click(sample_id=dashboard.gallery.page_ids()[1])
     focused = dashboard.gallery.page_ids()[1]
     assert dashboard.inspector.sample_id == focused
-    assert dashboard.scatter.focus_trace.x.tolist() == [
-        dashboard.scatter.xy[dashboard.data.position(focused), 0]
-    ]
+    assert dashboard.scatter.focus_marker[0] == pytest.approx(
+        float(dashboard.scatter.xy[dashboard.data.position(focused), 0])
+    )
     # previous / next walk the gallery's order
     dashboard.inspector.next_button.click()
     assert dashboard.selection.focused == dashboard.gallery.order_ids()[2]

@@ -25,7 +25,9 @@ def test_click_point_focuses(scanned_store):
     plotly_event(scatter.figure, "plotly_click", 0, [7])
     assert sel.focused == scanned_store.sample_ids[7]
     assert sel.focus_source == "scatter"
-    assert scatter.focus_trace.x.tolist() == [pytest.approx(float(scatter.points_trace.x[7]))]
+    assert scatter.focus_marker == pytest.approx(
+        (float(scatter.points_trace.x[7]), float(scatter.points_trace.y[7])), rel=1e-5
+    )
 
 
 def test_box_selection_selects(scanned_store):
