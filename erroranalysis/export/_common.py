@@ -168,7 +168,7 @@ def load_record(store, export_id: str) -> ExportRecord | None:
         return None
     try:
         return ExportRecord.from_json(path.read_text(encoding="utf-8"))
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ExportRecordError(
             f"the export record {path} is unreadable ({error}); it was not written by this "
             "version of erroranalysis or was edited by hand"
@@ -184,7 +184,12 @@ def list_records(store) -> list[ExportRecord]:
     for path in sorted(folder.glob("*.json")):
         if path.name.startswith("."):
             continue
-        record = load_record(store, path.stem)
+        # Users may save their own exports (any JSON) into this folder: only files that parse
+        # as export records count; anything else is not ours to read.
+        try:
+            record = load_record(store, path.stem)
+        except ExportRecordError:
+            continue
         if record is not None:
             records.append(record)
     records.sort(key=lambda record: (record.created, record.export_id))

@@ -21,7 +21,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-__all__ = ["EXPORT_FORMATS", "WHAT", "ExportPanel"]
+__all__ = ["EXPORT_FORMATS", "IMAGE_URLS", "WHAT", "ExportPanel"]
 
 #: Export formats offered, with the file extension of the default path ("" = a folder).
 EXPORT_FORMATS: dict[str, str] = {
@@ -37,6 +37,14 @@ WHAT: dict[str, str] = {
     "candidates": "relabel candidates",
     "weak_spots": "weak spots",
     "look_alikes": "look-alikes of weak spots",
+}
+
+#: How the files reference the images: value -> label shown ("" = the format's default).
+IMAGE_URLS: dict[str, str] = {
+    "": "default for the format",
+    "local-files": "Label Studio local files",
+    "absolute": "absolute paths",
+    "relative": "paths relative to the image root",
 }
 
 _HINTS = {
@@ -66,8 +74,8 @@ class ExportPanel(widgets.VBox):
 
     Parameters
     ----------
-    store : Store
-        The store to export from.
+    store : Store, path or ViewData
+        The store to export from (the dashboard's shared data works too).
     selection : Selection or traitlets.HasTraits, optional
         The shared selection of the dashboard (anything with a ``sample_ids`` trait); without
         one, only the relabel candidates and weak spots can be exported.
@@ -82,6 +90,9 @@ class ExportPanel(widgets.VBox):
         One of :data:`EXPORT_FORMATS`.
     limit : ipywidgets.BoundedIntText
         At most this many samples, the worst first (0: no limit; for look-alikes, per weak spot).
+    image_urls : ipywidgets.Dropdown
+        How the files reference the images (one of :data:`IMAGE_URLS`; ``""``: the format's
+        default, Label Studio local-files URLs or absolute paths for CSV).
     path : ipywidgets.Text
         Where to write (default ``<store>/exports/files/<what>-<time>.<ext>``).
     button : ipywidgets.Button
@@ -109,6 +120,14 @@ class ExportPanel(widgets.VBox):
             from erroranalysis.store import Store
 
             store = Store.open(Path(store))
+        from erroranalysis.widgets._data import ViewData
+
+        if isinstance(store, ViewData):  # the dashboard's shared data: export its run
+            if run is None and store.run is not None:
+                run = store.run.name
+            store = store.store
+        if run is not None and not isinstance(run, str):
+            run = run.name  # a Run
         self.store = store
         self.selection = selection
         self.run = run
@@ -135,9 +154,15 @@ class ExportPanel(widgets.VBox):
             layout=widgets.Layout(width="180px"),
         )
         self.limit.add_class("ea-export-limit")
+        self.image_urls = widgets.Dropdown(
+            options=[(label, value) for value, label in IMAGE_URLS.items()],
+            value="",
+            description="images",
+        )
+        self.image_urls.add_class("ea-export-image-urls")
         self._auto_path = self._default_path()
         self.path = widgets.Text(
-            value=self._auto_path, description="path", layout=widgets.Layout(width="100%")
+            value=self._auto_path, description="path", layout=widgets.Layout(width="95%")
         )
         self.path.add_class("ea-export-path")
         self.button = widgets.Button(description="Export", icon="download", button_style="primary")
@@ -155,6 +180,7 @@ class ExportPanel(widgets.VBox):
         self._update_selection_info()
         self.children = [
             widgets.HBox([self.what, self.format, self.limit]),
+            widgets.HBox([self.image_urls]),
             self.path,
             widgets.HBox([self.button, self.selection_info]),
             self.result,
@@ -222,6 +248,7 @@ class ExportPanel(widgets.VBox):
         what = self.what.value
         fmt = self.format.value
         limit = int(self.limit.value) or None
+        image_urls = self.image_urls.value or None
         target = self.path.value.strip()
         self.last_error = None
         try:
@@ -244,10 +271,11 @@ class ExportPanel(widgets.VBox):
                     include_reviewed=True,
                     sample_ids=ids,
                     limit=limit,
+                    image_urls=image_urls,
                 )
             elif what == "candidates":
                 result = export_candidates(
-                    self.store, target, format=fmt, run=self.run, limit=limit
+                    self.store, target, format=fmt, run=self.run, limit=limit, image_urls=image_urls
                 )
             else:
                 result = export_weak_spots(
@@ -257,6 +285,7 @@ class ExportPanel(widgets.VBox):
                     run=self.run,
                     look_alikes=what == "look_alikes",
                     per_spot=limit or 50,
+                    image_urls=image_urls,
                 )
         except (ValueError, OSError) as error:  # ErrorAnalysisError is a ValueError
             self.last_error = str(error)

@@ -169,3 +169,21 @@ def test_relabel_by_another_process_is_seen_as_a_conflict(store, tmp_path, expor
     summary = import_annotations(store, path)
     assert summary.conflicts == 1 and summary.applied == 0
     assert ea.Store.open(store.path).labels()["s00"] == "bird"
+
+
+
+def test_foreign_json_in_the_exports_folder_is_ignored(tmp_path):
+    """A user's own file saved into <store>/exports/ must not break later imports."""
+    import numpy as np
+    import pandas as pd
+
+    import erroranalysis as ea
+    from erroranalysis.export._common import exports_dir, list_records
+
+    samples = pd.DataFrame({"sample_id": ["a", "b"], "label": ["x", "y"]})
+    store = ea.Store.create(tmp_path / "s", classes=["x", "y"], samples=samples)
+    store.add_run("m", np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32))
+    folder = exports_dir(store)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "my-tasks.json").write_text('[{"data": {"image": "x.png"}}]')
+    assert list_records(store) == []

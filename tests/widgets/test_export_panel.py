@@ -193,3 +193,64 @@ def test_every_format_is_a_registered_writer(fmt):
     from erroranalysis.export import writer_names
 
     assert fmt in writer_names()
+
+
+def test_image_urls_choice_and_unreachable_images_message(tmp_path):
+    import numpy as np
+
+    import erroranalysis as ea
+    from erroranalysis.widgets._fixture import fake_scan
+
+    # absolute image paths and no image root: Label Studio local-files URLs cannot be made
+    images = tmp_path / "pics"
+    images.mkdir()
+    from PIL import Image
+
+    ids = [f"a{i}" for i in range(6)]
+    for sample_id in ids:
+        Image.new("RGB", (8, 8)).save(images / f"{sample_id}.png")
+    samples = pd.DataFrame(
+        {
+            "sample_id": ids,
+            "label": ["cat", "dog"] * 3,
+            "path": [str(images / f"{sample_id}.png") for sample_id in ids],
+        }
+    )
+    store = ea.Store.create(tmp_path / "store", classes=["cat", "dog"], samples=samples)
+    probs = np.full((6, 2), 0.5, dtype=np.float32)
+    probs[:, 0] = np.linspace(0.1, 0.9, 6)
+    probs[:, 1] = 1 - probs[:, 0]
+    run = store.add_run("r", probs, embeddings=np.eye(6, 2, dtype=np.float32))
+    given = store.given_codes
+    run.save_result("scan", fake_scan(probs, given, np.asarray(run.embeddings), store.classes))
+
+    selection = Selection()
+    selection.select(ids[:3])
+    panel = ExportPanel(store, selection=selection)
+    panel.path.value = str(tmp_path / "t.json")
+    panel.button.click()
+    assert panel.last_result is None
+    assert "image_urls='absolute'" in panel.last_error  # the export's own advice
+    assert "Export failed" in panel.result.value
+    assert not (tmp_path / "t.json").exists()
+    assert not list((tmp_path / "store" / "exports").glob("*.json"))  # no record either
+    panel.image_urls.value = "absolute"
+    panel.button.click()
+    assert panel.last_error is None, panel.last_error
+    tasks = json.loads((tmp_path / "t.json").read_text())
+    assert {task["data"]["image"] for task in tasks} == {
+        str(images / f"{sample_id}.png") for sample_id in ids[:3]
+    }
+
+
+def test_accepts_the_dashboards_view_data(scanned_store, tmp_path):
+    from erroranalysis.widgets._data import ViewData
+
+    data = ViewData(scanned_store)
+    panel = ExportPanel(data, selection=Selection())
+    assert panel.store is scanned_store
+    assert panel.run == data.run.name
+    panel.format.value = "csv"
+    panel.path.value = str(tmp_path / "c.csv")
+    assert panel.export() is not None, panel.last_error
+    assert (tmp_path / "c.csv").is_file()
