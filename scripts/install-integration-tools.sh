@@ -9,8 +9,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-LABEL_STUDIO_SPEC="${LABEL_STUDIO_SPEC:-label-studio>=1.17}"
-DATUMARO_SPEC="${DATUMARO_SPEC:-datumaro>=1.5}"
+LABEL_STUDIO_SPEC="${LABEL_STUDIO_SPEC:-label-studio==1.23.2}"
+DATUMARO_SPEC="${DATUMARO_SPEC:-datumaro==1.13.12}"
 
 install_tool() {
     local venv="$1" spec="$2" probe="$3"
