@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+import erroranalysis as ea
+from erroranalysis.analysis.evaluation import compare_runs, evaluate
+from erroranalysis.analysis.slices import rank_slices, slice_mask, slice_table, wilson_interval
+
+
+def test_wilson_exact_values():
+    low, high = wilson_interval(np.array([5, 0, 10, 0]), np.array([10, 10, 10, 0]))
+    assert low[0] == pytest.approx(0.236593, abs=1e-6)
+    assert high[0] == pytest.approx(0.763407, abs=1e-6)
+    assert low[1] == pytest.approx(0.0, abs=1e-12) and high[1] == pytest.approx(0.277533, abs=1e-6)
+    assert high[2] == pytest.approx(1.0) and low[2] == pytest.approx(0.722467, abs=1e-6)
+    assert np.isnan(low[3]) and np.isnan(high[3])
+
+
+def test_slice_table_and_ranking_on_hand_made_data():
+    frame = pd.DataFrame({"src": ["a"] * 6 + ["b"] * 4, "bright": np.arange(10.0)})
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    pred = np.array([0, 1, 0, 1, 0, 1, 1, 0, 1, 1])
+    table = slice_table(frame, labels, pred, ["src"], ["bright"], bins=2)
+    a = table[(table["feature"] == "src") & (table["value"] == "a")].iloc[0]
+    b = table[(table["feature"] == "src") & (table["value"] == "b")].iloc[0]
+    assert (a["size"], a["correct"], a["accuracy"]) == (6, 6, 1.0)
+    assert (b["size"], b["correct"], b["accuracy"]) == (4, 1, 0.25)
+    assert b["macro_f1"] == pytest.approx(f1_score(labels[6:], pred[6:], average="macro"))
+    bins = table[table["feature"] == "bright"]
+    assert bins["size"].tolist() == [5, 5]  # [0, 4.5) and [4.5, 9]
+    overall = float((labels == pred).mean())
+    ranked = rank_slices(table, overall)
+    assert ranked.iloc[0]["value"] == "b" and ranked.iloc[0]["rank"] == 1
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
+    # membership of a ranked slice
+    assert slice_mask(frame, ranked.iloc[0]).tolist() == [False] * 6 + [True] * 4
+    last_bin = bins.iloc[-1]
+    assert slice_mask(frame, last_bin).sum() == 5
+
+
+def test_weak_subgroup_ranks_first(planted):
+    store, _ = planted
+    ea.scan(store, analyses=["slices"], progress=False)
+    slices = store.run().load_artifact("slices")
+    top = slices.iloc[0]
+    assert (top["feature"], top["value"], bool(top["weak"])) == ("source", "rare", True)
+
+
+def test_evaluate_exact_values():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 1, 1, 1, 2, 0])
+    is_issue = np.array([False, True, False, False, False, True])
+    suggested = np.array([1, 1, 0, 0, 0, 0])
+    out = evaluate(labels, pred, is_issue, suggested, 3)
+    assert out["accuracy_all"] == pytest.approx(4 / 6)
+    assert out["accuracy_clean"] == 1.0
+    assert out["accuracy_relabeled"] == 1.0
+    assert out["macro_f1_all"] == pytest.approx(f1_score(labels, pred, average="macro"))
+    assert out["num_flagged"] == 2
+
+
+def test_compare_runs_ranking_flip(tmp_path):
+    n = 100
+    labels = np.zeros(n, dtype=int)
+    labels[50:] = 1
+    wrong = np.arange(0, 20)  # samples 0..19 are labelled 0 but are really 1
+    truth = labels.copy()
+    truth[wrong] = 1
+    samples = pd.DataFrame(
+        {"sample_id": [f"s{i}" for i in range(n)], "label": np.where(labels, "b", "a")}
+    )
+    store = ea.Store.create(tmp_path / "s", classes=["a", "b"], samples=samples)
+
+    def onehot(pred, c):
+        out = np.full((n, 2), 1 - c, dtype=np.float32)
+        out[np.arange(n), pred] = c
+        return out
+
+    a_pred = labels.copy()  # agrees with every given label (even the wrong ones)...
+    a_pred[50:65] = 0  # ...but makes 15 other mistakes
+    b_pred = truth.copy()  # right on the truth, so "wrong" on the 20 noisy labels
+    store.add_run("a", onehot(a_pred, 0.9))
+    store.add_run("b", onehot(b_pred, 0.99))
+    table = compare_runs(store, reference="b").set_index("run")
+    assert table.loc["a", "accuracy_all"] == pytest.approx(0.85)
+    assert table.loc["b", "accuracy_all"] == pytest.approx(0.80)
+    assert table.loc["a", "rank_all"] == 1 and table.loc["b", "rank_all"] == 2
+    flagged = int(table.loc["b", "num_flagged"])
+    assert flagged > 0
+    assert table.loc["b", "accuracy_clean"] > table.loc["a", "accuracy_clean"]
+    assert table.loc["b", "rank_clean"] == 1
+    assert compare_runs(store, reference="b").attrs["ranking_changed"] is True
