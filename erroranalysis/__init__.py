@@ -28,6 +28,8 @@ _LAZY = {
     "ingest_manifest": ("erroranalysis.ingest.manifest", "ingest_manifest"),
     "load_image": ("erroranalysis.ingest.images", "load_image"),
     "scan": ("erroranalysis.analysis.scan", "scan"),
+    "compare_runs": ("erroranalysis.analysis.evaluation", "compare_runs"),
+    "attach_metric": ("erroranalysis.analysis.scores", "attach_metric"),
     "show": ("erroranalysis.widgets.dashboard", "show"),
     "Selection": ("erroranalysis.widgets.selection", "Selection"),
     "export_candidates": ("erroranalysis.export.candidates", "export_candidates"),
