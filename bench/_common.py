@@ -54,7 +54,11 @@ def _format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
     if unit == "s":
+        if value < 0.001:
+            return f"{value * 1e6:.0f} µs"
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if abs(value) >= 100:
+        return f"{value:,.0f} {unit}"
     return f"{value:.3g} {unit}"
 
 
