@@ -11,6 +11,7 @@ all points underneath, and the suspects (label issues, outliers, wrong predictio
 from __future__ import annotations
 
 import html
+from types import SimpleNamespace
 from typing import Any
 
 import ipywidgets as widgets
@@ -19,6 +20,7 @@ import pandas as pd
 
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import SCAN_HINT, Change
+from erroranalysis.widgets._plotly_relay import PlotlyEventRelay
 from erroranalysis.widgets.selection import Selection
 
 __all__ = ["EmbeddingScatter"]
@@ -283,10 +285,11 @@ class EmbeddingScatter(View):
         finite = self.xy[np.isfinite(self.xy).all(axis=1)]
         spans = np.ptp(finite, axis=0) if len(finite) else np.ones(2, np.float32)
         self._focus_radius = (float(spans[0]) * 0.012 or 0.01, float(spans[1]) * 0.012 or 0.01)
-        self.points_trace.on_click(self._on_points_click)
-        self.selection_trace.on_click(self._on_selection_click)
-        self.points_trace.on_selection(self._on_points_selected)
-        self.points_trace.on_deselect(self._on_deselect)
+        # Clicks and selections come through the relay, not FigureWidget's own callbacks, which
+        # share one trait with hover events and lose clicks to them (see _plotly_relay).
+        self.relay = PlotlyEventRelay(layout=widgets.Layout(height="0px", overflow="hidden"))
+        self.relay.observe(self._on_relay_event, "event")
+        self.children = [*self.children, self.relay]
         self._recolour()
         if self.selection.sample_ids:
             self.on_selection(self.selection.sample_ids, self.selection.source)
@@ -353,15 +356,36 @@ class EmbeddingScatter(View):
     def _row_of_point(self, index: int) -> int:
         return int(self.point_positions[int(index)])
 
-    def _on_points_click(self, trace: Any, points: Any, state: Any) -> None:
-        if not points.point_inds:
-            return
-        self.focus_position(self._row_of_point(points.point_inds[0]))
-
-    def _on_selection_click(self, trace: Any, points: Any, state: Any) -> None:
-        if not points.point_inds:
-            return
-        self.focus_position(int(self._overlay_positions[points.point_inds[0]]))
+    def _on_relay_event(self, change: dict[str, Any]) -> None:
+        event = change["new"] or {}
+        kind = event.get("type")
+        traces = list(self.figure.data)
+        points_index = traces.index(self.points_trace)
+        selection_index = traces.index(self.selection_trace)
+        pairs = [(int(trace), int(point)) for trace, point in event.get("points") or []]
+        if kind == "click":
+            # ignore clicks on traces with no points of ours (the density background)
+            for trace, point in pairs:
+                if trace == points_index:
+                    self.focus_position(self._row_of_point(point))
+                    return
+                if trace == selection_index and point < len(self._overlay_positions):
+                    self.focus_position(int(self._overlay_positions[point]))
+                    return
+        elif kind == "selected":
+            selector = None
+            if event.get("range"):
+                selector = SimpleNamespace(
+                    type="box", xrange=event["range"]["x"], yrange=event["range"]["y"]
+                )
+            elif event.get("lasso"):
+                selector = SimpleNamespace(
+                    type="lasso", xs=event["lasso"]["x"], ys=event["lasso"]["y"]
+                )
+            inds = [point for trace, point in pairs if trace == points_index]
+            self._on_points_selected(SimpleNamespace(point_inds=inds), selector)
+        elif kind == "deselect":
+            self._on_deselect()
 
     def focus_position(self, position: int) -> None:
         """Focus the sample at row ``position`` (as a click on its point does)."""
@@ -370,7 +394,7 @@ class EmbeddingScatter(View):
         self.selection.focus(sid, source=self.view_name)
         self._show_focus(position)
 
-    def _on_points_selected(self, trace: Any, points: Any, selector: Any) -> None:
+    def _on_points_selected(self, points: Any, selector: Any) -> None:
         positions = self.point_positions[np.asarray(points.point_inds, dtype=np.int64)]
         if self.degraded and selector is not None:
             positions = self._in_selector(selector, positions)
@@ -396,7 +420,7 @@ class EmbeddingScatter(View):
             self.data.ids_at(positions), source=self.view_name, description=description
         )
 
-    def _on_deselect(self, trace: Any, points: Any) -> None:
+    def _on_deselect(self) -> None:
         self._show_selection(np.zeros(0, dtype=np.int64))
         self.selection.select((), source=self.view_name)
 

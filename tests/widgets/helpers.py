@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def plotly_event(figure, event_type, trace_index, point_indexes, xs=None, ys=None, selector=None):
-    """Act as plotly's front-end does: write the FigureWidget's ``_js2py_pointsCallback`` trait.
+def plotly_event(scatter, event_type, trace_index, point_indexes, xs=None, ys=None, selector=None):
+    """Act as the page does when plotly fires a click, selection or deselect on the scatter.
 
-    This is private plotly API, so it lives in this one helper (a plotly upgrade breaks one place).
+    The scatter takes these events from its :class:`PlotlyEventRelay` (the page forwards
+    ``plotly_click`` / ``plotly_selected`` / ``plotly_deselect`` through the relay's ``event``
+    trait), so this writes that trait exactly as the relay's front-end does. It is the one place
+    that knows the event format.
 
     Parameters
     ----------
-    figure : plotly.graph_objects.FigureWidget
+    scatter : EmbeddingScatter
     event_type : str
         ``"plotly_click"``, ``"plotly_selected"`` or ``"plotly_deselect"``.
     trace_index : int
@@ -23,24 +26,25 @@ def plotly_event(figure, event_type, trace_index, point_indexes, xs=None, ys=Non
         ``{"type": "box", "selector_state": {"xrange": [..], "yrange": [..]}}`` or a lasso
         ``{"type": "lasso", "selector_state": {"xs": [..], "ys": [..]}}``.
     """
-    point_indexes = [int(i) for i in point_indexes]
-    trace = figure.data[trace_index]
-    if xs is None:
-        xs = [float(trace.x[i]) for i in point_indexes]
-    if ys is None:
-        ys = [float(trace.y[i]) for i in point_indexes]
-    payload = {
-        "event_type": event_type,
-        "points": {
-            "trace_indexes": [int(trace_index)] * len(point_indexes),
-            "point_indexes": point_indexes,
-            "xs": xs,
-            "ys": ys,
-        },
+    kind = {"plotly_click": "click", "plotly_selected": "selected", "plotly_deselect": "deselect"}
+    event = {
+        "type": kind[event_type],
+        "points": [[int(trace_index), int(i)] for i in point_indexes],
+        "range": None,
+        "lasso": None,
+        "n": plotly_event.count,
     }
+    plotly_event.count += 1
     if selector is not None:
-        payload["selector"] = selector
-    figure._js2py_pointsCallback = payload
+        state = selector["selector_state"]
+        if selector["type"] == "box":
+            event["range"] = {"x": list(state["xrange"]), "y": list(state["yrange"])}
+        else:
+            event["lasso"] = {"x": list(state["xs"]), "y": list(state["ys"])}
+    scatter.relay.event = event
+
+
+plotly_event.count = 0
 
 
 def recount(store, frame):

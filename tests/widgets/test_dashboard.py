@@ -52,7 +52,7 @@ def test_confusion_cell_to_gallery_and_scatter(dashboard):
 
 def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
     plotly_event(
-        dashboard.scatter.figure,
+        dashboard.scatter,
         "plotly_selected",
         0,
         [0, 3, 6, 9],
@@ -72,7 +72,7 @@ def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
 
 
 def test_point_and_row_to_inspector(dashboard):
-    plotly_event(dashboard.scatter.figure, "plotly_click", 0, [11])
+    plotly_event(dashboard.scatter, "plotly_click", 0, [11])
     assert dashboard.inspector.sample_id == dashboard.data.sample_ids[11]
     dashboard.issues.table.simulate_click(row=0)
     assert dashboard.inspector.sample_id == dashboard.issues.table.row_ids[0]

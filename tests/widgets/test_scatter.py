@@ -22,7 +22,7 @@ def test_points_are_float32_and_colours_small_ints(scanned_store):
 def test_click_point_focuses(scanned_store):
     sel = Selection()
     scatter = EmbeddingScatter(scanned_store, selection=sel)
-    plotly_event(scatter.figure, "plotly_click", 0, [7])
+    plotly_event(scatter, "plotly_click", 0, [7])
     assert sel.focused == scanned_store.sample_ids[7]
     assert sel.focus_source == "scatter"
     assert scatter.focus_marker == pytest.approx(
@@ -34,7 +34,7 @@ def test_box_selection_selects(scanned_store):
     sel = Selection()
     scatter = EmbeddingScatter(scanned_store, selection=sel)
     plotly_event(
-        scatter.figure,
+        scatter,
         "plotly_selected",
         0,
         [1, 2, 5],
@@ -49,7 +49,7 @@ def test_lasso_selection_selects(scanned_store):
     sel = Selection()
     scatter = EmbeddingScatter(scanned_store, selection=sel)
     plotly_event(
-        scatter.figure,
+        scatter,
         "plotly_selected",
         0,
         [4, 9],
@@ -77,7 +77,7 @@ def test_selection_from_elsewhere_is_highlighted(scanned_store):
     np.testing.assert_allclose(scatter.selection_trace.x, scatter.points_trace.x[[3, 4, 10]])
     assert scatter.selection_trace.x.dtype == np.float32
     # clicking a highlighted point focuses the sample under it
-    plotly_event(scatter.figure, "plotly_click", 1, [2])
+    plotly_event(scatter, "plotly_click", 1, [2])
     assert sel.focused == ids[2]
 
 
@@ -123,7 +123,7 @@ def test_large_n_degrades_to_density_and_suspects(scanned_store):
     assert len(scatter.point_positions) == min(20, int(suspects.sum()))
     assert suspects.to_numpy()[scatter.point_positions].all()
     # a click maps through to the right sample
-    plotly_event(scatter.figure, "plotly_click", 1, [0])
+    plotly_event(scatter, "plotly_click", 1, [0])
     assert sel.focused == scanned_store.sample_ids[scatter.point_positions[0]]
     # a box selects every sample in the box, not only the drawn suspects
     x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
@@ -132,7 +132,7 @@ def test_large_n_degrades_to_density_and_suspects(scanned_store):
         "yrange": [float(y.min()), float(y.max())],
     }
     plotly_event(
-        scatter.figure, "plotly_selected", 1, [0], selector={"type": "box", "selector_state": box}
+        scatter, "plotly_selected", 1, [0], selector={"type": "box", "selector_state": box}
     )
     inside = np.flatnonzero((x >= box["xrange"][0]) & (x <= box["xrange"][1]))
     assert list(sel.sample_ids) == scanned_store.sample_ids[inside].tolist()
@@ -157,7 +157,7 @@ def test_lasso_in_degraded_mode_selects_every_point_inside(scanned_store):
     x0, x1, y0, y1 = float(np.median(x)), float(x.max()) + 1, float(y.min()) - 1, float(y.max()) + 1
     lasso = {"xs": [x0, x1, x1, x0], "ys": [y0, y0, y1, y1]}
     plotly_event(
-        scatter.figure,
+        scatter,
         "plotly_selected",
         1,
         [0],
