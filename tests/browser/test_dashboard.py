@@ -1,0 +1,569 @@
+"""The main user path in real JupyterLab + Chromium, with every click counted.
+
+``notebooks/quickstart.ipynb`` runs against a prebuilt 10,000-sample store (``$ERRORANALYSIS_STORE``).
+Then, as a user would: click several confusion-matrix cells (each fills the gallery with exactly
+those samples), click ten-plus scatter points (each shows its image in the inspector; the
+click → image latency is measured at N = 10k), relabel one sample in the inspector, and check both
+the page (the confusion matrix changed) and the store (the journal has the event).
+
+Latency results go to ``artifacts/latency.json``; a screenshot of the dashboard to
+``artifacts/dashboard.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from . import lab
+from .stores import DASHBOARD_SAMPLES, FAST_SCAN_PARAMS, build_store, finish_build
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+N_SAMPLES = DASHBOARD_SAMPLES
+NOTEBOOK = Path(
+    os.environ.get(
+        "ERRORANALYSIS_BROWSER_NOTEBOOK", lab.REPO_ROOT / "notebooks" / "quickstart.ipynb"
+    )
+)
+CLICK_TIMEOUT_MS = 10_000
+N_SCATTER_CLICKS = 12
+LATENCY_TARGET_P95_MS = 200.0
+#: Move the mouse on right after each click or selection, as a user does (plotly's hover events
+#: then race the click through the widget's message buffer; see tests/browser/README.md).
+USER_LIKE = True
+
+# page-side instrumentation: when the mouse went down, and when inspector images finished loading
+_INSTRUMENT_JS = """() => {
+  if (window.__ea) return;
+  const ea = window.__ea = {downs: [], loads: [], ids: [], clicks: [], plots: [], selected: []};
+  window.addEventListener('mousedown', () => ea.downs.push(performance.now()), true);
+  document.addEventListener('load', (e) => {
+    const t = e.target;
+    if (t && t.tagName === 'IMG' && t.closest && t.closest('.ea-dashboard .ea-inspector'))
+      ea.loads.push({src: t.src, t: performance.now()});
+  }, true);
+  // when the inspector's sample id text changes (Python's answer reached the page)
+  const insp = document.querySelector('.ea-dashboard .ea-inspector');
+  if (insp) new MutationObserver(() => {
+    const e = insp.querySelector('.ea-inspector-id');
+    const id = e ? e.textContent.trim() : null;
+    const last = ea.ids.length ? ea.ids[ea.ids.length - 1].id : undefined;
+    if (id !== last) ea.ids.push({id, t: performance.now()});
+  }).observe(insp, {subtree: true, childList: true, characterData: true});
+  // what plotly itself reports, and when it finished redrawing the scatter
+  const gd = document.querySelector('.ea-dashboard .ea-scatter .js-plotly-plot');
+  if (gd && gd.on) {
+    gd.on('plotly_click', (d) => ea.clicks.push({t: performance.now(),
+        points: d.points.map(p => [p.curveNumber, p.pointNumber])}));
+    gd.on('plotly_afterplot', () => ea.plots.push(performance.now()));
+    gd.on('plotly_selected', (d) => ea.selected.push(d && d.points ? d.points.length : null));
+  }
+}"""
+
+_INSPECTOR_STATE_JS = """() => {
+  const root = document.querySelector('.ea-dashboard .ea-inspector');
+  if (!root) return null;
+  const idEl = root.querySelector('.ea-inspector-id');
+  const img = root.querySelector('img');
+  return {id: idEl ? idEl.textContent.trim() : null,
+          src: img ? img.src : null,
+          loaded: !!img && img.complete && img.naturalWidth > 0};
+}"""
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def store_info(lab_store_path, store_build):
+    """A 10,000-sample store with images and a scanned run, where the kernels will look
+    (started early by the ``store_build`` fixture when possible)."""
+    if store_build is not None:
+        info = finish_build(store_build)
+    else:
+        info = build_store(lab_store_path, n_samples=N_SAMPLES, image_size=32)
+    print(
+        f"[browser] built a {N_SAMPLES:,}-sample store in {info['seconds']} s (scan {info['scan_seconds']} s)"
+    )
+    return info
+
+
+@pytest.fixture(scope="module")
+def dashboard(chromium, jupyterlab, lab_root, store_info):
+    """The quickstart notebook, run in JupyterLab; yields the page showing the dashboard."""
+    if not NOTEBOOK.is_file():
+        pytest.fail(f"{NOTEBOOK} is missing: the browser test runs the quickstart notebook")
+    # the store is scanned with the fast PCA layout: let the notebook's scan find it cached
+    scan_call = "ea.scan(store, progress=False)"
+    missing = lab.copy_notebook(
+        NOTEBOOK,
+        lab_root / "quickstart.ipynb",
+        replace={scan_call: f"ea.scan(store, progress=False, params={FAST_SCAN_PARAMS!r})"},
+    )
+    if missing:
+        warnings.warn(
+            f"{NOTEBOOK.name} no longer calls {scan_call!r}: its scan may recompute a UMAP layout"
+            " (slow); update tests/browser/test_dashboard.py",
+            stacklevel=1,
+        )
+    context = chromium.new_context(viewport=lab.VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    console: list[str] = []
+    lab.attach_console_log(page, console)
+    started = time.perf_counter()
+    try:
+        lab.run_notebook(page, jupyterlab, "quickstart.ipynb", timeout=240)
+        page.wait_for_selector(".ea-dashboard", timeout=60_000)
+        page.wait_for_selector(".ea-dashboard .ea-confusion td.ea-cell", timeout=60_000)
+        lab.wait_for_plotly(page, selector=".ea-dashboard .ea-scatter .js-plotly-plot")
+        page.locator(".ea-dashboard").first.scroll_into_view_if_needed()
+        page.evaluate(_INSTRUMENT_JS)
+        print(f"[browser] quickstart ready in {time.perf_counter() - started:.1f} s")
+    except Exception:
+        lab.save_screenshot(page, "FAILED-dashboard-setup")
+        (lab.artifacts_dir() / "FAILED-dashboard-setup-console.log").write_text("\n".join(console))
+        context.close()
+        jupyterlab.shutdown_kernels()
+        raise
+    page.ea_console = console
+    yield page
+    (lab.artifacts_dir() / "dashboard-console.log").write_text("\n".join(console))
+    context.close()
+    jupyterlab.shutdown_kernels()
+
+
+@pytest.fixture
+def shot_on_failure(request, dashboard):
+    """Screenshot (and console log) of the dashboard page when the test fails."""
+    yield dashboard
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        name = lab.safe_name(request.node.name)
+        lab.save_screenshot(dashboard, f"FAILED-{name}")
+        (lab.artifacts_dir() / f"FAILED-{name}-console.log").write_text(
+            "\n".join(dashboard.ea_console)
+        )
+
+
+@pytest.fixture(scope="module")
+def store(store_info):
+    import erroranalysis as ea
+
+    return ea.Store.open(store_info["path"])
+
+
+# --------------------------------------------------------------------------------------------
+# reading the page
+
+
+def confusion_headers(page) -> tuple[list[str], list[str]]:
+    """Row (given) and column (predicted) class names of the confusion matrix, as shown."""
+    return page.evaluate(
+        """() => {
+          const root = document.querySelector('.ea-dashboard .ea-confusion');
+          const rows = [...root.querySelectorAll('th.ea-heatmap-row')].map(e => e.textContent.trim());
+          const cols = [...root.querySelectorAll('th.ea-heatmap-col')]
+                         .map(e => (e.title || e.textContent).trim());
+          return [rows, cols];
+        }"""
+    )
+
+
+def confusion_texts(page) -> list[list[str]]:
+    """The confusion matrix's cell texts, row by row."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.ea-dashboard .ea-confusion table tr')]
+              .map(tr => [...tr.querySelectorAll('td.ea-cell')].map(td => td.textContent.trim()))
+              .filter(r => r.length)"""
+    )
+
+
+def gallery_state(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const g = document.querySelector('.ea-dashboard .ea-gallery');
+          const n = g && g.querySelector('.ea-gallery-count-n');
+          return {count: n ? n.textContent.trim() : null,
+                  ids: g ? [...g.querySelectorAll('.ea-thumb')].map(t => t.dataset.sampleId) : [],
+                  imgs: g ? [...g.querySelectorAll('.ea-thumb img')].filter(
+                            i => i.complete && i.naturalWidth > 0).length : 0};
+        }"""
+    )
+
+
+def expected_cell(store, run, given: str, predicted: str) -> set[str]:
+    frame = store.frame(run)
+    mask = (frame["label"] == given) & (frame["predicted_label"] == predicted)
+    return set(frame.loc[mask, "sample_id"].astype(str))
+
+
+def pick_isolated_points(store, run, page, count: int, min_px: float = 6.0, seed: int = 0):
+    """Sample positions whose point on screen is at least ``min_px`` from every other point."""
+    from scipy.spatial import cKDTree
+
+    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
+    ax = lab.axis_ranges(plot)
+    frame = store.frame(run)
+    xy = frame[["x", "y"]].to_numpy(np.float64)
+    px = (xy[:, 0] - ax["x"][0]) / (ax["x"][1] - ax["x"][0]) * ax["width"]
+    py = (xy[:, 1] - ax["y"][0]) / (ax["y"][1] - ax["y"][0]) * ax["height"]
+    pix = np.column_stack([px, py])
+    dist, _ = cKDTree(pix).query(pix, k=2)
+    inside = (px > 15) & (px < ax["width"] - 15) & (py > 15) & (py < ax["height"] - 15)
+    candidates = np.flatnonzero((dist[:, 1] >= min_px) & inside)
+    rng = np.random.default_rng(seed)
+    candidates = rng.permutation(candidates)[:300]
+    # only points the user can actually see and hit (not clipped by the view's box)
+    pts = [(float(xy[i, 0]), float(xy[i, 1])) for i in candidates]
+    positions = lab.data_to_page(plot, pts)
+    hittable = plot.evaluate(
+        """(gd, pos) => pos.map(([x, y]) => {
+             const e = document.elementFromPoint(x, y);
+             return !!e && gd.contains(e) && e.classList.contains('nsewdrag'); })""",
+        [list(p) for p in positions],
+    )
+    chosen = candidates[np.asarray(hittable, dtype=bool)][:count]
+    return chosen, frame, pix
+
+
+def _pct(values, q):
+    return round(float(np.percentile(values, q)), 1) if len(values) else None
+
+
+# --------------------------------------------------------------------------------------------
+# the tests (they share one notebook run, in this order)
+
+
+def test_confusion_cells_fill_gallery(shot_on_failure, store, store_info):
+    page = shot_on_failure
+    run = store_info["run"]
+    rows, cols = confusion_headers(page)
+    assert rows == cols == store.classes, f"confusion matrix shows {rows} × {cols}"
+    frame = store.frame(run)
+    counts = (
+        frame.groupby(["label", "predicted_label"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(index=rows, columns=cols, fill_value=0)
+    )
+    texts = confusion_texts(page)
+    assert [[int(t) for t in r] for r in texts] == counts.to_numpy().tolist(), (
+        "the confusion matrix's counts differ from the store's"
+    )
+    # two diagonal cells, then the largest off-diagonal ones (all non-empty and different)
+    k = len(rows)
+    off = [
+        (counts.iat[i, j], i, j) for i in range(k) for j in range(k) if i != j and counts.iat[i, j]
+    ]
+    cells = [(0, 0), (k - 1, k - 1)] + [(i, j) for _, i, j in sorted(off, reverse=True)[:4]]
+    arrived, failures = 0, []
+    for i, j in cells:
+        given, predicted = rows[i], cols[j]
+        expected = expected_cell(store, run, given, predicted)
+        shown = min(len(expected), 24)
+        page.locator(
+            f'.ea-dashboard .ea-confusion td.ea-cell[data-row="{i}"][data-col="{j}"]'
+        ).click()
+        try:
+            page.wait_for_function(
+                """([n, ids, shown]) => {
+                  const g = document.querySelector('.ea-dashboard .ea-gallery');
+                  const c = g.querySelector('.ea-gallery-count-n');
+                  const thumbs = [...g.querySelectorAll('.ea-thumb')].map(t => t.dataset.sampleId);
+                  const want = new Set(ids);
+                  return c && c.textContent.trim() === String(n) && thumbs.length === shown
+                         && thumbs.every(t => want.has(t));
+                }""",
+                arg=[len(expected), sorted(expected), shown],
+                timeout=CLICK_TIMEOUT_MS,
+            )
+            arrived += 1
+        except Exception:
+            failures.append((given, predicted, len(expected), gallery_state(page)))
+        state = gallery_state(page)
+        assert set(state["ids"]) <= expected
+    print(f"[browser] confusion clicks: {arrived}/{len(cells)} arrived")
+    assert arrived == len(cells), f"confusion-matrix clicks lost: {failures}"
+    # the thumbnails are real images
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.ea-dashboard .ea-gallery .ea-thumb img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    assert gallery_state(page)["imgs"] > 0
+
+
+def test_scatter_clicks_focus_inspector(shot_on_failure, store, store_info):
+    page = shot_on_failure
+    run = store_info["run"]
+    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    page.locator(".ea-dashboard").first.scroll_into_view_if_needed()
+    traces = lab.plot_traces(plot)
+    samples = [
+        t for t in traces if t["type"] == "scattergl" and t["x"] and len(t["x"]) == N_SAMPLES
+    ]
+    assert samples, (
+        f"no Scattergl trace with all {N_SAMPLES} points: {[(t['type'], t['name'], len(t['x'] or [])) for t in traces]}"
+    )
+    chosen, frame, pix = pick_isolated_points(store, run, page, N_SCATTER_CLICKS + 8)
+    assert len(chosen) >= N_SCATTER_CLICKS, (
+        f"only {len(chosen)} isolated points to click in the scatter"
+    )
+    ids = frame["sample_id"].astype(str).to_numpy()
+    latencies, test_side, failures, arrived, sent, breakdown = [], [], [], 0, 0, []
+    position_of = {s: i for i, s in enumerate(ids)}
+    for pos in chosen:
+        if sent == N_SCATTER_CLICKS:
+            break
+        sid = ids[pos]
+        before = page.evaluate(_INSPECTOR_STATE_JS)
+        focused = position_of.get((before or {}).get("id"))
+        # stay clear of the focused sample's big star marker (plotly picks by marker extent)
+        if focused is not None and np.hypot(*(pix[pos] - pix[focused])) < 24:
+            continue
+        page.evaluate(
+            "() => { const e = window.__ea; e.downs = []; e.loads = []; e.clicks = []; e.plots = []; }"
+        )
+        sent += 1
+        x, y = float(frame["x"].iat[pos]), float(frame["y"].iat[pos])
+        t0 = lab.click_data_point(page, plot, x, y)
+        if USER_LIKE:  # move on across the neighbouring points at once, as a user does
+            ((cx, cy),) = lab.data_to_page(plot, [(x, y)])
+            page.mouse.move(cx + 40, cy + 25, steps=6)
+        try:
+            page.wait_for_function(
+                """([sid, oldSrc]) => {
+                  const root = document.querySelector('.ea-dashboard .ea-inspector');
+                  const idEl = root && root.querySelector('.ea-inspector-id');
+                  const img = root && root.querySelector('img');
+                  return idEl && idEl.textContent.trim() === sid && img && img.src
+                         && img.src !== oldSrc && img.complete && img.naturalWidth > 0;
+                }""",
+                arg=[sid, (before or {}).get("src")],
+                timeout=CLICK_TIMEOUT_MS,
+                polling="raf",
+            )
+        except Exception:
+            failures.append(
+                {
+                    "sample": sid,
+                    "xy": (x, y),
+                    "inspector": page.evaluate(_INSPECTOR_STATE_JS),
+                    "plotly_clicks": page.evaluate("() => window.__ea.clicks"),
+                }
+            )
+            continue
+        test_side.append((time.perf_counter() - t0) * 1000)
+        arrived += 1
+        timing = page.evaluate(
+            """(sid) => { const ea = window.__ea, img = document.querySelector('.ea-dashboard .ea-inspector img');
+                 const d = ea.downs[0];
+                 const l = ea.loads.filter(e => e.src === img.src).pop();
+                 const i = ea.ids.filter(e => e.id === sid).pop();
+                 const c = ea.clicks[0];
+                 if (d === undefined) return null;
+                 return {image: l ? l.t - d : null, id: i ? i.t - d : null,
+                         plotly_click: c ? c.t - d : null,
+                         redraws: ea.plots.map(t => +(t - d).toFixed(1))}; }""",
+            sid,
+        )
+        breakdown.append(timing)
+        latencies.append(
+            timing["image"] if timing and timing["image"] is not None else test_side[-1]
+        )
+        page.mouse.move(5, 5)
+    result = {
+        "n_samples": N_SAMPLES,
+        "clicks_sent": sent,
+        "clicks_arrived": arrived,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
+        "p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "max_ms": round(float(np.max(latencies)), 1) if latencies else None,
+        "test_side_p50_ms": round(float(np.percentile(test_side, 50)), 1) if test_side else None,
+        "test_side_p95_ms": round(float(np.percentile(test_side, 95)), 1) if test_side else None,
+        "target_p95_ms": LATENCY_TARGET_P95_MS,
+        "meets_target": bool(latencies)
+        and float(np.percentile(latencies, 95)) <= LATENCY_TARGET_P95_MS,
+        "id_shown_p50_ms": _pct([b["id"] for b in breakdown if b and b["id"] is not None], 50),
+        "id_shown_p95_ms": _pct([b["id"] for b in breakdown if b and b["id"] is not None], 95),
+        "samples_ms": [round(v, 1) for v in latencies],
+        "breakdown_ms": breakdown,
+        "measured": "mousedown -> inspector <img> load event with the new src (performance.now() "
+        "in the page), clicking as a user does (aim ~60 ms, click, move on); test_side_* = "
+        "perf_counter from the click to the end of the wait (includes moving the mouse on)",
+        "cpu_count": os.cpu_count(),
+    }
+    (lab.artifacts_dir() / "latency.json").write_text(json.dumps(result, indent=2))
+    print(
+        f"[browser] click point -> inspector image, N={N_SAMPLES}: "
+        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms (target p95 <= {LATENCY_TARGET_P95_MS:.0f} ms"
+        f"{'' if result['meets_target'] else ', NOT MET'}; sample id shown: p50 "
+        f"{result['id_shown_p50_ms']} ms, p95 {result['id_shown_p95_ms']} ms); "
+        f"{arrived}/{sent} clicks arrived"
+    )
+    assert arrived == sent >= 10, f"scatter clicks lost ({arrived}/{sent}): {failures}"
+
+
+def test_relabel_in_inspector(shot_on_failure, store, store_info):
+    page = shot_on_failure
+    run = store_info["run"]
+    state = page.evaluate(_INSPECTOR_STATE_JS)
+    assert state and state["id"], "no sample is focused in the inspector"
+    sid = state["id"]
+    store.refresh()
+    frame = store.frame(run).set_index("sample_id")
+    old = str(frame.at[sid, "label"])
+    predicted = str(frame.at[sid, "predicted_label"])
+    new = next(c for c in store.classes if c not in (old, predicted))
+    rows, cols = confusion_headers(page)
+    before = confusion_texts(page)
+    last_event = store.last_event_id
+
+    choice = page.locator(".ea-dashboard .ea-inspector .ea-relabel-choice select").first
+    choice.select_option(label=new)
+    page.locator(".ea-dashboard .ea-inspector button.ea-relabel-apply").first.click()
+
+    i_old, i_new, j = rows.index(old), rows.index(new), cols.index(predicted)
+    page.wait_for_function(
+        """([iOld, iNew, j, oldV, newV]) => {
+          const rows = [...document.querySelectorAll('.ea-dashboard .ea-confusion table tr')]
+              .map(tr => [...tr.querySelectorAll('td.ea-cell')].map(td => td.textContent.trim()))
+              .filter(r => r.length);
+          return rows.length && rows[iOld][j] === String(oldV) && rows[iNew][j] === String(newV);
+        }""",
+        arg=[i_old, i_new, j, int(before[i_old][j]) - 1, int(before[i_new][j]) + 1],
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    after = confusion_texts(page)
+    changed = [
+        (r, c)
+        for r in range(len(after))
+        for c in range(len(after[r]))
+        if after[r][c] != before[r][c]
+    ]
+    assert sorted(changed) == sorted([(i_old, j), (i_new, j)]), changed
+    # the inspector shows the new current label
+    page.wait_for_function(
+        "(lbl) => { const e = document.querySelector('.ea-dashboard .ea-inspector .ea-current-label');"
+        " return e && e.textContent.trim() === lbl; }",
+        arg=new,
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    # the store (opened in this process) has the journal event
+    import erroranalysis as ea
+
+    fresh = ea.Store.open(store_info["path"])
+    history = fresh.history(sid)
+    relabels = history[(history["kind"] == "relabel") & (history["event_id"] > last_event)]
+    assert len(relabels) == 1, history.to_string()
+    event = relabels.iloc[0]
+    assert event["label"] == new and event["previous_label"] == old
+    assert fresh.labels()[sid] == new
+    lab.save_screenshot(page, "dashboard-after-relabel", full_page=False)
+
+
+def test_box_select_in_scatter(shot_on_failure, store, store_info, jupyterlab):
+    """Box-select with the modebar's select tool, several times, moving the mouse on after each
+    as a user does: the gallery shows exactly the points in each box; every selection arrives."""
+    page = shot_on_failure
+    run = store_info["run"]
+    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    ax = lab.axis_ranges(plot)
+    frame = store.frame(run)
+    x, y = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
+    # the part of the plot area the user can see (the view's box may clip the figure)
+    left, width, visible_right = plot.evaluate(
+        """(gd) => { const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+             return [r.left, r.width, gd.closest('.ea-scatter').getBoundingClientRect().right]; }"""
+    )
+    vis_w = min(width, visible_right - left)
+    sx = (ax["x"][1] - ax["x"][0]) / ax["width"]
+    sy = (ax["y"][1] - ax["y"][0]) / ax["height"]
+    px = (x - ax["x"][0]) / sx
+    py = (y - ax["y"][0]) / sy
+    half = 30.0  # boxes of 60 × 60 px around the middle of each class's cluster
+    visible = (px > half + 5) & (px < vis_w - half - 5) & (py > half + 5)
+    visible &= py < ax["height"] - half - 5
+    labels = frame["label"].to_numpy()
+    results, lost = [], []
+    for cls in store.classes:
+        mask = visible & (labels == cls)
+        if mask.sum() < 20:
+            continue
+        cx, cy = np.median(px[mask]), np.median(py[mask])
+        x0, x1 = ax["x"][0] + (cx - half) * sx, ax["x"][0] + (cx + half) * sx
+        y0, y1 = ax["y"][0] + (cy - half) * sy, ax["y"][0] + (cy + half) * sy
+
+        def inside(margin_px: float, x0=x0, x1=x1, y0=y0, y1=y1) -> set[str]:
+            mx, my = margin_px * abs(sx), margin_px * abs(sy)
+            lo_x, hi_x = min(x0, x1) - mx, max(x0, x1) + mx
+            lo_y, hi_y = min(y0, y1) - my, max(y0, y1) + my
+            m = (x >= lo_x) & (x <= hi_x) & (y >= lo_y) & (y <= hi_y)
+            return set(frame.loc[m, "sample_id"].astype(str))
+
+        inner, outer = inside(-2.0), inside(2.0)
+        if not inner:
+            continue
+        page.evaluate("() => { window.__ea.selected = []; }")
+        lab.box_select(page, plot, x0, x1, y0, y1)
+        if USER_LIKE:  # move on across the points at once, as a user does
+            page.mouse.move(left + vis_w * 0.2, ax["height"] * 0.5 + 60, steps=10)
+        try:
+            page.wait_for_function(
+                """([lo, hi, ids]) => {
+                     const g = document.querySelector('.ea-dashboard .ea-gallery');
+                     const c = g && g.querySelector('.ea-gallery-count-n');
+                     const n = c ? Number(c.textContent.trim()) : -1;
+                     const want = new Set(ids);
+                     const thumbs = [...g.querySelectorAll('.ea-thumb')].map(t => t.dataset.sampleId);
+                     return n >= lo && n <= hi && thumbs.length > 0 && thumbs.every(t => want.has(t));
+                   }""",
+                arg=[len(inner), len(outer), sorted(outer)],
+                timeout=CLICK_TIMEOUT_MS,
+            )
+            results.append((cls, gallery_state(page)["count"], len(inner), len(outer)))
+        except Exception:
+            lost.append(
+                {
+                    "box around": cls,
+                    "expected": (len(inner), len(outer)),
+                    "plotly_selected in the page": page.evaluate("() => window.__ea.selected"),
+                    "gallery": gallery_state(page)["count"],
+                    "python": jupyterlab.kernel_execute(
+                        "print(len(dashboard.selection.sample_ids), dashboard.selection.source)"
+                    ).strip(),
+                }
+            )
+        page.keyboard.press("Escape")
+    sent = len(results) + len(lost)
+    print(f"[browser] box selections: {len(results)}/{sent} arrived: {results}")
+    assert sent >= 3, "fewer than 3 boxes could be drawn"
+    assert not lost, f"box selections lost ({len(lost)}/{sent}): {lost}"
+
+
+def test_dashboard_screenshot(shot_on_failure):
+    page = shot_on_failure
+    board = page.locator(".ea-dashboard").first
+    # JupyterLab scrolls inside the notebook panel: make the window tall enough for all of it
+    height = int(board.evaluate("e => e.getBoundingClientRect().height"))
+    page.set_viewport_size(
+        {"width": lab.VIEWPORT["width"], "height": max(lab.VIEWPORT["height"], height + 400)}
+    )
+    page.wait_for_timeout(500)
+    board.scroll_into_view_if_needed()
+    path = lab.artifacts_dir() / "dashboard.png"
+    board.screenshot(path=str(path))
+    page.set_viewport_size(lab.VIEWPORT)
+    print(f"[browser] dashboard screenshot: {path}")
+    assert path.stat().st_size > 10_000
