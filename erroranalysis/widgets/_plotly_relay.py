@@ -27,8 +27,16 @@ function render({ model, el }) {
   };
   const points = (data) =>
     (data && data.points ? data.points : []).map((p) => [p.curveNumber, p.pointNumber]);
+  let tries = 0;
   const attach = () => {
-    if (!el.isConnected) return;
+    tries += 1;
+    // The view renders before it is inserted into the page: wait for it (and give up on a
+    // view that never shows, after a minute).
+    if (!el.isConnected) {
+      if (attached || tries > 600) return;
+      setTimeout(attach, 100);
+      return;
+    }
     const box = el.closest(".ea-scatter");
     const plot = box && box.querySelector(".js-plotly-plot");
     if (plot && plot.on && plot !== attached) {
