@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-lab", action="store_true", help="build everything but do not start JupyterLab"
     )
-    parser.add_argument("--samples", type=int, default=None, help="number of images (2400)")
+    parser.add_argument("--samples", type=int, default=None, help="number of images (2000)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs per fold")
     parser.add_argument("--folds", type=int, default=None, help="cross-validation folds (5)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of data and training")

@@ -47,7 +47,7 @@ __all__ = [
 #: Demo data and fold count. The training settings (model, epochs, image size, batch size,
 #: learning rate) default to the ``DEMO_*`` values that :mod:`erroranalysis.ingest.cross_val`
 #: measured to fit the 3-minute budget on 2 CPU cores; see :func:`demo_defaults`.
-DEFAULTS: dict[str, Any] = {"n_samples": 2400, "folds": 5}
+DEFAULTS: dict[str, Any] = {"n_samples": 2000, "folds": 5}
 
 DEMO_FILE = "demo.json"
 DATA_DIR = "data"
@@ -181,7 +181,7 @@ def build_demo(
     out_dir : path-like, optional
         The folder to create; it becomes the store (default ``demo-store``). ``out`` is an alias.
     n_samples : int, optional
-        Number of images (default 2,400).
+        Number of images (default 2,000).
     folds : int, optional
         Cross-validation folds (default 5).
     epochs : int, optional
