@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from erroranalysis.analysis.base import MissingEmbeddingsError, as_float32, iter_float32_chunks
+from erroranalysis.analysis.base import (
+    AnalysisError,
+    MissingEmbeddingsError,
+    as_float32,
+    iter_float32_chunks,
+)
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
@@ -134,3 +139,19 @@ def run_features(run: Run, analysis: str) -> np.ndarray:
             "scan(..., analyses=[...])"
         )
     return embeddings
+
+
+def knn_features(analysis, store, run: Run) -> np.ndarray:
+    """PCA-reduced embeddings for a kNN analysis, refusing stores past its ``max_samples``.
+
+    Shared by the outlier and near-duplicate analyses, which both run cleanlab-style exact kNN.
+    """
+    if store.num_samples > analysis.max_samples:
+        raise AnalysisError(
+            f"{analysis.name} is skipped above max_samples={analysis.max_samples:,} samples (got "
+            f"{store.num_samples:,}): cleanlab's exact kNN grows with N²; raise max_samples "
+            "to force it"
+        )
+    return reduce_features(
+        run_features(run, analysis.name), analysis.n_components, analysis.random_state
+    )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from erroranalysis.analysis._common import reduce_features, run_features
+from erroranalysis.analysis._common import knn_features
 from erroranalysis.analysis.base import Analysis, AnalysisError, register
 
 if TYPE_CHECKING:
@@ -142,15 +142,7 @@ class NearDuplicates(Analysis):
 
     def fit(self, store: Store, run: Run) -> NearDuplicates:
         self._stamp(store)
-        if store.num_samples > self.max_samples:
-            raise AnalysisError(
-                f"{self.name} is skipped above max_samples={self.max_samples:,} samples (got "
-                f"{store.num_samples:,}): cleanlab's exact kNN grows with N²; raise max_samples "
-                "to force it"
-            )
-        features = reduce_features(
-            run_features(run, self.name), self.n_components, self.random_state
-        )
+        features = knn_features(self, store, run)
         self.near_duplicate_set_, self.nearest_distance_, self.info_ = near_duplicate_sets(
             features, self.k, self.threshold
         )

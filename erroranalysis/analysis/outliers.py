@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from erroranalysis.analysis._common import reduce_features, run_features
+from erroranalysis.analysis._common import knn_features
 from erroranalysis.analysis.base import Analysis, AnalysisError, register
 
 if TYPE_CHECKING:
@@ -123,15 +123,7 @@ class Outliers(Analysis):
 
     def fit(self, store: Store, run: Run) -> Outliers:
         self._stamp(store)
-        if store.num_samples > self.max_samples:
-            raise AnalysisError(
-                f"{self.name} is skipped above max_samples={self.max_samples:,} samples (got "
-                f"{store.num_samples:,}): cleanlab's exact kNN grows with N²; raise max_samples "
-                "to force it"
-            )
-        features = reduce_features(
-            run_features(run, self.name), self.n_components, self.random_state
-        )
+        features = knn_features(self, store, run)
         self.outlier_score_, self.is_outlier_, self.info_ = outlier_scores(
             features, self.k, self.threshold
         )
