@@ -18,6 +18,7 @@ import asyncio
 import html
 import logging
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from erroranalysis.widgets.slices import SliceTable
 from erroranalysis.widgets.thumbnails import ThumbnailCache
 
 __all__ = ["Dashboard", "show"]
+
+# the dashboard now polling each (store, run): at most one poller per pair per kernel
+_POLLING: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +187,13 @@ class Dashboard(widgets.VBox):
             if not loop.is_running():
                 return False
         self.poll_interval = float(interval)
+        # Re-running a notebook cell makes a new dashboard of the same store and run and
+        # leaves the old one out of sight: stop the old one's poller rather than pile them up.
+        key = (str(Path(self.store.path).resolve()), getattr(self.data.run, "name", None))
+        previous = _POLLING.get(key)
+        if previous is not None and previous is not self:
+            previous.stop_polling()
+        _POLLING[key] = self
         self._poller = loop.create_task(self._poll())
         return True
 

@@ -212,3 +212,18 @@ def test_export_tab_exports_the_selection(dashboard, tmp_path):
 
     exported = pd.read_csv(tmp_path / "selection.csv")
     assert len(exported) == int(dashboard.confusion.counts[r, c])
+
+
+def test_rerunning_the_cell_leaves_one_poller(scanned_store):
+    """A second dashboard of the same store and run stops the first one's poller."""
+
+    async def scenario():
+        first = Dashboard(scanned_store, poll_interval=0.05)
+        second = Dashboard(scanned_store, poll_interval=0.05)
+        await asyncio.sleep(0.01)
+        states = (first.polling, second.polling)
+        second.close()
+        first.close()
+        return states
+
+    assert asyncio.run(scenario()) == (False, True)
