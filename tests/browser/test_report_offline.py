@@ -1,0 +1,39 @@
+"""The report opens offline in a real Chromium: plotly renders, nothing is fetched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from erroranalysis.export import flag_weak_spot, report
+from tests.export.conftest import make_scanned_store
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_report_renders_offline(chromium, tmp_path):
+    # One Playwright per session: a second sync_playwright() in the same process fails, so this
+    # test lives with the browser tests and uses their shared Chromium.
+    store = make_scanned_store(tmp_path)
+    run = store.run()
+    predicted = np.asarray(store.classes)[np.asarray(run.probs).argmax(axis=1)]
+    run.save_result("predicted", pd.DataFrame({"predicted_label": predicted}))
+    flag_weak_spot(store, "s05", "dark")
+    path = report(store, tmp_path / "r.html", top=3)
+    page = chromium.new_page()
+    try:
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri())
+        page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=20_000)
+        images = page.locator(".thumb img")
+        assert images.count() == 4
+        widths = [images.nth(i).evaluate("img => img.naturalWidth") for i in range(4)]
+    finally:
+        page.close()
+    assert all(width > 0 for width in widths)  # the data URIs decode
+    assert [url for url in fetched if not url.startswith(("file:", "data:"))] == []
+    assert errors == []
