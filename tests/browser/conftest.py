@@ -138,9 +138,14 @@ def jupyterlab(lab_root, lab_store_path):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium (Debian's) driven by Playwright, shared by the session."""
+    """A headless Chromium (Debian's) driven by Playwright, shared by one test module.
+
+    Module scope, not session: while Playwright's sync API is running it keeps an asyncio loop
+    running in this thread, which would change the behaviour of every later test that looks for
+    a running loop (the dashboard's poller, ``asyncio.run``).
+    """
     reason = _missing_reason()
     if reason is not None:
         pytest.fail(f"browser tests cannot run in CI: {reason}")
