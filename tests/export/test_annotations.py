@@ -171,7 +171,6 @@ def test_relabel_by_another_process_is_seen_as_a_conflict(store, tmp_path, expor
     assert ea.Store.open(store.path).labels()["s00"] == "bird"
 
 
-
 def test_foreign_json_in_the_exports_folder_is_ignored(tmp_path):
     """A user's own file saved into <store>/exports/ must not break later imports."""
     import numpy as np
