@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 test: $(STAMP) chromium tools
 	$(BIN)/ruff check erroranalysis tests bench
+	$(BIN)/ruff format --check erroranalysis tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
