@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from erroranalysis.datasets._base import ImageFolderDataset
+
 if TYPE_CHECKING:
-    from erroranalysis.store import Store
+    pass
 
 __all__ = ["DigitsDataset", "load_digits"]
 
@@ -31,7 +33,7 @@ _FORMAT = "erroranalysis-digits/1"
 
 
 @dataclass
-class DigitsDataset:
+class DigitsDataset(ImageFolderDataset):
     """The digits written to disk.
 
     Attributes
@@ -48,38 +50,6 @@ class DigitsDataset:
     path: Path
     classes: list[str]
     samples: pd.DataFrame
-
-    @property
-    def image_root(self) -> Path:
-        """The folder the ``path`` column is relative to."""
-        return self.path
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def create_store(self, store_path: str | os.PathLike, overwrite: bool = False) -> Store:
-        """Create a store holding the digits.
-
-        Parameters
-        ----------
-        store_path : path-like
-            Where to create the store.
-        overwrite : bool
-            Replace an existing store there.
-
-        Returns
-        -------
-        Store
-        """
-        from erroranalysis.store import Store
-
-        return Store.create(
-            store_path,
-            classes=list(self.classes),
-            samples=self.samples,
-            image_root=self.image_root,
-            overwrite=overwrite,
-        )
 
 
 def load_digits(

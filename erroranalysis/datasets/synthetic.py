@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from erroranalysis.datasets._base import ImageFolderDataset
+
 if TYPE_CHECKING:
-    from erroranalysis.store import Store
+    pass
 
 __all__ = [
     "CLASSES",
@@ -80,7 +82,7 @@ _SUPERSAMPLE = 4
 
 
 @dataclass
-class SyntheticDataset:
+class SyntheticDataset(ImageFolderDataset):
     """A generated dataset on disk: images, the visible samples table and the hidden truth.
 
     Attributes
@@ -107,38 +109,6 @@ class SyntheticDataset:
     samples: pd.DataFrame
     truth: pd.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def image_root(self) -> Path:
-        """The folder the ``path`` column is relative to (the dataset folder)."""
-        return self.path
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def create_store(self, store_path: str | os.PathLike, overwrite: bool = False) -> Store:
-        """Create a store holding these samples (given labels and metadata, never the truth).
-
-        Parameters
-        ----------
-        store_path : path-like
-            Where to create the store.
-        overwrite : bool
-            Replace an existing store there.
-
-        Returns
-        -------
-        Store
-        """
-        from erroranalysis.store import Store
-
-        return Store.create(
-            store_path,
-            classes=list(self.classes),
-            samples=self.samples,
-            image_root=self.image_root,
-            overwrite=overwrite,
-        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SyntheticDataset:
