@@ -99,7 +99,8 @@ class ConfusionState:
     Parameters
     ----------
     label_codes : array of int, shape (N,)
-        Current label of each sample (class index).
+        Current label of each sample (class index; -1 for an unlabelled sample, which is left
+        out of the matrix until it gets a label).
     predicted : array of int, shape (N,)
         Predicted class index of each sample.
     num_classes : int
@@ -132,9 +133,9 @@ class ConfusionState:
                 f"{pred.shape}"
             )
         k = int(num_classes)
-        for name, codes in (("labels", labels), ("predictions", pred)):
-            if codes.size and (codes.min() < 0 or codes.max() >= k):
-                bad = np.flatnonzero((codes < 0) | (codes >= k))
+        for name, codes, low in (("labels", labels, -1), ("predictions", pred, 0)):
+            if codes.size and (codes.min() < low or codes.max() >= k):
+                bad = np.flatnonzero((codes < low) | (codes >= k))
                 from erroranalysis.errors import describe
 
                 raise AnalysisError(
@@ -144,7 +145,10 @@ class ConfusionState:
         self.classes = list(classes) if classes is not None else None
         self.labels = labels
         self.predicted = pred
-        self.matrix = np.bincount(labels.astype(np.int64) * k + pred, minlength=k * k).reshape(k, k)
+        labelled = labels >= 0
+        self.matrix = np.bincount(
+            labels[labelled].astype(np.int64) * k + pred[labelled], minlength=k * k
+        ).reshape(k, k)
 
     @classmethod
     def from_store(cls, store: Store, run: Run) -> ConfusionState:
@@ -166,13 +170,17 @@ class ConfusionState:
                 f"{old_code}; call sync(store.label_codes()) to catch up"
             )
         new = int(new_code)
-        if not 0 <= new < self.num_classes:
-            raise AnalysisError(f"label {new} is not a class index in [0, {self.num_classes})")
+        if not -1 <= new < self.num_classes:
+            raise AnalysisError(
+                f"label {new} is not a class index in [0, {self.num_classes}) nor -1 (unlabelled)"
+            )
         if new == known:
             return
         p = int(self.predicted[position])
-        self.matrix[known, p] -= 1
-        self.matrix[new, p] += 1
+        if known >= 0:
+            self.matrix[known, p] -= 1
+        if new >= 0:
+            self.matrix[new, p] += 1
         self.labels[position] = new
 
     def sync(self, label_codes: np.ndarray) -> np.ndarray:

@@ -99,6 +99,10 @@ class DatasetChecks(Analysis):
         )
         labels = current_codes(store)
         probs = np.asarray(run.probs, dtype=np.float32)
+        # Datalab's checks use the labels: run them on the labelled samples only
+        labelled = labels >= 0
+        if not labelled.all():
+            labels, probs, features = labels[labelled], probs[labelled], features[labelled]
         columns: dict[str, np.ndarray] = {}
         summaries = []
         self.info_ = {}
@@ -107,8 +111,11 @@ class DatasetChecks(Analysis):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 manager.find_issues(features=features, pred_probs=probs)
-            columns[f"{issue}_score"] = manager.issues[f"{issue}_score"].to_numpy(np.float32)
-            columns[f"is_{issue}"] = manager.issues[f"is_{issue}_issue"].to_numpy(bool)
+            score = np.full(len(labelled), np.nan, dtype=np.float32)
+            score[labelled] = manager.issues[f"{issue}_score"].to_numpy(np.float32)
+            flagged = np.zeros(len(labelled), dtype=bool)
+            flagged[labelled] = manager.issues[f"is_{issue}_issue"].to_numpy(bool)
+            columns[f"{issue}_score"], columns[f"is_{issue}"] = score, flagged
             summaries.append(manager.summary)
             self.info_[issue] = {
                 key: value

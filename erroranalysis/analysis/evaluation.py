@@ -67,6 +67,10 @@ def evaluate(
     labels = np.asarray(labels)
     predicted = np.asarray(predicted)
     is_issue = np.asarray(is_issue, dtype=bool)
+    labelled = labels >= 0  # unlabelled samples (code -1) are not evaluated
+    if not labelled.all():
+        labels, predicted = labels[labelled], predicted[labelled]
+        is_issue, suggested = is_issue[labelled], np.asarray(suggested)[labelled]
     relabeled = np.where(is_issue, np.asarray(suggested), labels)
     out: dict[str, float] = {}
     for version, (lab, pred) in {

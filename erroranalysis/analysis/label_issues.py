@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from erroranalysis.analysis._common import current_codes
+from erroranalysis.analysis._common import current_codes, predicted_codes
 from erroranalysis.analysis.base import (
     Analysis,
     AnalysisError,
@@ -236,6 +236,25 @@ def find_label_issues_lean(
     )
 
 
+def _to_all_samples(
+    labelled: np.ndarray,
+    mask: np.ndarray,
+    ranked: np.ndarray,
+    best_other: np.ndarray,
+    predicted: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Results on the labelled subset, placed back at every sample's position.
+
+    Unlabelled samples are never flagged; their suggested label is the model's prediction.
+    """
+    positions = np.flatnonzero(labelled)
+    full_mask = np.zeros(len(labelled), dtype=bool)
+    full_mask[positions] = mask
+    suggested = np.asarray(predicted, dtype=np.int64).copy()
+    suggested[positions] = best_other
+    return full_mask, positions[np.asarray(ranked, dtype=np.int64)], suggested
+
+
 @register
 class LabelIssues(Analysis):
     """cleanlab label issues on the current labels, plus class-level label quality.
@@ -293,7 +312,11 @@ class LabelIssues(Analysis):
         from cleanlab.dataset import find_overlapping_classes, rank_classes_by_label_quality
 
         self._stamp(store)
-        labels = current_codes(store).astype(np.int64)
+        # cleanlab sees the labelled samples only; results are scattered back to every sample
+        all_labels = current_codes(store).astype(np.int64)
+        labelled = all_labels >= 0
+        labels = all_labels if labelled.all() else all_labels[labelled]
+        probs = run.probs if labelled.all() else np.asarray(run.probs[labelled])
         self.in_sample_ = not bool(run.out_of_sample)
         if self.in_sample_:
             warnings.warn(
@@ -307,7 +330,7 @@ class LabelIssues(Analysis):
         if self.filter_by == "prune_by_noise_rate":
             result = find_label_issues_lean(
                 labels,
-                run.probs,
+                probs,
                 rank_by=self.rank_by,
                 min_examples_per_class=self.min_examples_per_class,
                 frac_noise=self.frac_noise,
@@ -316,7 +339,11 @@ class LabelIssues(Analysis):
             mask, ranked, raw_joint = result.mask, result.ranked, result.confident_joint
             best_other, num_issues = result.best_other, result.num_label_issues
         else:
-            mask, ranked, raw_joint, best_other, num_issues = self._direct(labels, run.probs)
+            mask, ranked, raw_joint, best_other, num_issues = self._direct(labels, probs)
+        if not labelled.all():
+            mask, ranked, best_other = _to_all_samples(
+                labelled, mask, ranked, best_other, predicted_codes(run)
+            )
         self.is_label_issue_ = mask
         self.ranked_ = ranked
         self.suggested_ = best_other

@@ -75,6 +75,10 @@ def _block_scores(
 
     n = block.shape[0]
     rows = np.arange(n)
+    # Unlabelled samples (code -1) get NaN in every label-dependent column.
+    unlabelled = np.asarray(labels) < 0
+    if unlabelled.any():
+        labels = np.where(unlabelled, 0, labels)
     self_conf = block[rows, labels].astype(np.float32)
     out: dict[str, np.ndarray] = {}
     if with_unlabeled:
@@ -102,6 +106,9 @@ def _block_scores(
     elif method == "normalized_margin":
         quality = margin
     out["label_quality"] = quality
+    if unlabelled.any():
+        for name in LABEL_DEPENDENT_COLUMNS:
+            out[name] = np.where(unlabelled, np.float32(np.nan), out[name]).astype(np.float32)
     return out
 
 

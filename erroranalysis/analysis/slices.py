@@ -233,6 +233,11 @@ class Slices(Analysis):
                 if column in properties.columns:
                     frame[column] = properties[column].to_numpy()
                     numeric.append(column)
+        # slices are measured on labelled samples only
+        labelled = labels >= 0
+        if not labelled.all():
+            frame = frame[labelled].reset_index(drop=True)
+            labels, predicted = labels[labelled], predicted[labelled]
         self.overall_accuracy_ = float((labels == predicted).mean()) if len(labels) else math.nan
         table = slice_table(
             frame, labels, predicted, categorical, numeric, self.bins, self.min_size

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--folder", help="image tree: one sub-folder per class")
     source.add_argument("--manifest", help="CSV/TSV/Parquet file with columns path,label[,...]")
     parser.add_argument("--image-root", help="folder the manifest's paths are relative to")
+    parser.add_argument(
+        "--unlabelled-folder",
+        help="with --folder: a sub-folder whose images have no label yet (e.g. unlabelled)",
+    )
     parser.add_argument("--out", required=True, help="the store folder to create")
     parser.add_argument("--classes", help="comma-separated class names in probability-column order")
     parser.add_argument(
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
     if args.folder:
-        samples, classes = folder_samples(args.folder, classes)
+        samples, classes = folder_samples(args.folder, classes, args.unlabelled_folder)
         image_root = Path(args.folder)
         if samples.empty:
             raise ErrorAnalysisError(f"{args.folder} has class folders but no images in them")

@@ -196,14 +196,24 @@ def cross_val_predict(
     workers = _torch_data.default_num_workers() if num_workers is None else int(num_workers)
     images = _torch_data.load_image_tensor(store, image_size, progress=progress, workers=workers)
     size = int(images.shape[-1]) if image_size is None else int(image_size)
-    assignment = _split(codes, folds, random_state, store.classes)
+    # Unlabelled samples (code -1) are never trained on: each fold's model predicts them and
+    # their probabilities are the mean over the folds (out-of-sample for them too).
+    labelled = codes >= 0
+    unlabelled_positions = np.flatnonzero(~labelled)
+    if int(labelled.sum()) < folds:
+        raise ErrorAnalysisError(
+            f"{folds} folds need at least {folds} labelled samples; the store has "
+            f"{int(labelled.sum())}; label more samples or use fewer folds"
+        )
+    assignment = np.full(n, -1, dtype=np.int64)
+    assignment[labelled] = _split(codes[labelled], folds, random_state, store.classes)
 
     with torch.random.fork_rng(devices=[]):
         probe = _create(model_name, pretrained, num_classes, model_kwargs, seed=random_state)
     mean, std = _normalisation(probe)
     del probe
 
-    steps = math.ceil(n * (folds - 1) / folds / batch_size) * epochs
+    steps = math.ceil(int(labelled.sum()) * (folds - 1) / folds / batch_size) * epochs
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -231,7 +241,7 @@ def cross_val_predict(
         with torch.random.fork_rng(devices=[]):
             for fold in range(folds):
                 held_out = np.flatnonzero(assignment == fold)
-                train = np.flatnonzero(assignment != fold)
+                train = np.flatnonzero((assignment != fold) & labelled)
                 model = _create(
                     model_name, pretrained, num_classes, model_kwargs, seed=random_state + fold
                 )
@@ -239,14 +249,15 @@ def cross_val_predict(
                     bar.set_description(f"fold {fold + 1}/{folds}")
                 trainer.fit(model, train, seed=random_state * 1000 + fold)
                 want = embeddings == "first_fold" and fold == 0
-                fold_probs, fold_emb = trainer.predict(
-                    model, np.arange(n) if want else held_out, num_classes, embed=want
-                )
+                asked = np.arange(n) if want else np.concatenate([held_out, unlabelled_positions])
+                fold_probs, fold_emb = trainer.predict(model, asked, num_classes, embed=want)
                 if want:
                     probs[held_out] = fold_probs[held_out]
+                    probs[unlabelled_positions] += fold_probs[unlabelled_positions] / folds
                     emb = fold_emb
                 else:
-                    probs[held_out] = fold_probs
+                    probs[held_out] = fold_probs[: len(held_out)]
+                    probs[unlabelled_positions] += fold_probs[len(held_out) :] / folds
                 accuracy = float((probs[held_out].argmax(1) == codes[held_out]).mean())
                 fold_accuracy.append(round(accuracy, 4))
                 if bar is not None:
@@ -258,7 +269,7 @@ def cross_val_predict(
                 model = _create(
                     model_name, pretrained, num_classes, model_kwargs, seed=random_state + folds
                 )
-                trainer.fit(model, np.arange(n), seed=random_state * 1000 + folds)
+                trainer.fit(model, np.flatnonzero(labelled), seed=random_state * 1000 + folds)
                 _, emb = trainer.predict(model, np.arange(n), num_classes, embed=True)
                 del model
     finally:
@@ -268,7 +279,7 @@ def cross_val_predict(
     np_dtype = np.float16 if dtype == "float16" else np.float32
     if np_dtype == np.float16:
         probs = (probs / probs.sum(1, keepdims=True)).astype(np.float16)
-    accuracy = float((probs.argmax(1) == codes).mean())
+    accuracy = float((probs.argmax(1)[labelled] == codes[labelled]).mean())
     parameters = {
         "method": "stratified k-fold cross-validation",
         "folds": folds,

@@ -34,7 +34,9 @@ __all__ = ["folder_samples", "ingest_folder"]
 
 
 def folder_samples(
-    root: str | os.PathLike, classes: Sequence[str] | None = None
+    root: str | os.PathLike,
+    classes: Sequence[str] | None = None,
+    unlabelled_folder: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """List the images of a class-per-folder tree as a samples table.
 
@@ -45,6 +47,8 @@ def folder_samples(
     classes : sequence of str, optional
         The classes, in probability-column order. Default: the sub-folder names, sorted. A
         sub-folder that is not a class is refused; a class without a sub-folder is allowed.
+    unlabelled_folder : str, optional
+        Name of a sub-folder whose images have no label yet (they become unlabelled samples).
 
     Returns
     -------
@@ -65,6 +69,8 @@ def folder_samples(
             f"{root} has no class sub-folders; put each class's images in root/<class>/ "
             "(or use a manifest: ingest_manifest / --manifest)"
         )
+    unlabelled_dir = next((p for p in folders if p.name == unlabelled_folder), None)
+    folders = [p for p in folders if p is not unlabelled_dir]
     names = [p.name for p in folders]
     if classes is None:
         classes = names
@@ -76,7 +82,8 @@ def folder_samples(
                 f"{root} has sub-folders {describe(unknown)} that are not among the classes "
                 f"{describe(classes, 8)}; add them to classes or move those folders out"
             )
-    escaping = [str(p) for p in folders if real_root not in Path(os.path.realpath(p)).parents]
+    checked = [*folders, *([unlabelled_dir] if unlabelled_dir is not None else [])]
+    escaping = [str(p) for p in checked if real_root not in Path(os.path.realpath(p)).parents]
     if escaping:
         raise PathOutsideRootError(
             f"class folder(s) {describe(escaping)} are symlinks pointing outside {real_root}; "
@@ -93,6 +100,10 @@ def folder_samples(
         for file in list_image_files(folder, root):
             relative = file.relative_to(root).as_posix()
             rows.append((relative, folder.name, relative))
+    if unlabelled_dir is not None:
+        for file in list_image_files(unlabelled_dir, root):
+            relative = file.relative_to(root).as_posix()
+            rows.append((relative, None, relative))
     samples = pd.DataFrame(rows, columns=["sample_id", "label", "path"])
     return samples, list(classes)
 
@@ -106,6 +117,7 @@ def ingest_folder(
     progress: bool = True,
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    unlabelled_folder: str | None = None,
 ) -> Store:
     """Create a store from a class-per-folder image tree.
 
@@ -127,6 +139,8 @@ def ingest_folder(
         Show a progress bar while the images are checked.
     max_pixels : int or None
         Refuse images larger than this many pixels (decompression bombs).
+    unlabelled_folder : str, optional
+        A sub-folder of ``root`` (for example ``"unlabelled"``) whose images have no label yet.
 
     Returns
     -------
@@ -144,7 +158,7 @@ def ingest_folder(
     StoreExistsError
         ``store_path`` exists and ``overwrite`` is False.
     """
-    samples, classes = folder_samples(root, classes)
+    samples, classes = folder_samples(root, classes, unlabelled_folder)
     if samples.empty:
         raise ManifestError(
             f"{root} has class folders {describe(classes)} but no images in them (looked for "

@@ -240,7 +240,7 @@ def manifest_samples(
             f"{source} lacks the column(s) {describe(missing)}; it has {describe(list(table.columns), 12)}. "
             f"A manifest needs '{path_column}' and '{label_column}' (and optionally '{id_column}')."
         )
-    for column in (path_column, label_column):
+    for column in (path_column,):  # an empty label is allowed: that sample is unlabelled
         empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
         if empty.any():
             raise ManifestError(
@@ -262,6 +262,8 @@ def manifest_samples(
             f"{describe(outside)}; use paths relative to the root, without '..'"
         )
     labels = table[label_column].astype(str).str.strip()
+    no_label = table[label_column].isna().to_numpy() | (labels == "").to_numpy()
+    labels = labels.where(~no_label, None)
 
     if id_column in table.columns:
         empty = table[id_column].isna() | (table[id_column].astype(str).str.strip() == "")
@@ -285,7 +287,7 @@ def manifest_samples(
         )
     if classes is not None:
         known = {str(c) for c in classes}
-        unknown = ~labels.isin(known)
+        unknown = ~labels.isin(known) & ~no_label
         if unknown.any():
             names = list(dict.fromkeys(labels[unknown].tolist()))
             raise UnknownLabelError(
@@ -372,7 +374,7 @@ def create_checked_store(
     if len(samples) == 0:
         raise ManifestError("no images to ingest: the manifest or folder is empty")
     if classes is None:
-        classes = sorted(samples["label"].astype(str).unique().tolist())
+        classes = sorted(samples["label"].dropna().astype(str).unique().tolist())
     report = check_images(
         samples["path"].tolist(),
         root=image_root,

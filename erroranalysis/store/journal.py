@@ -122,7 +122,7 @@ class Journal:
     def label_version(self) -> int:
         row = self.connection.execute(
             "SELECT MAX(event_id) FROM events WHERE kind = 'relabel' "
-            "OR (kind = 'undo' AND label IS NOT NULL)"
+            "OR (kind = 'undo' AND previous_label IS NOT NULL)"
         ).fetchone()
         return int(row[0] or 0)
 

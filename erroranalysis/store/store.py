@@ -118,7 +118,8 @@ class Store:
         classes : sequence of str, optional
             Class names, in the order of the probability columns. Defaults to the sorted labels.
         samples : DataFrame
-            Columns ``sample_id`` (unique), ``label`` (or ``given_label``: a class name), optional
+            Columns ``sample_id`` (unique), ``label`` (or ``given_label``: a class name, or
+            None / NaN / empty for a sample not labelled yet), optional
             ``path`` (relative to ``image_root``, or absolute/URL when there is no root), optional
             ``split``, and any metadata columns.
         image_root : path-like, optional
@@ -154,28 +155,33 @@ class Store:
             )
         table["sample_id"] = table["sample_id"].astype(str)
         validation.check_unique_ids(table["sample_id"])
-        if table["given_label"].isna().any():
-            bad = table.loc[table["given_label"].isna(), "sample_id"].tolist()
-            raise UnknownLabelError(
-                f"samples {describe(bad)} have no label; give each a class name"
-            )
-        labels = table["given_label"].astype(str)
+        # A missing label (None, NaN or "") makes the sample unlabelled: code -1, given_label None.
+        unlabelled = validation.missing_labels(table["given_label"])
+        labels = table["given_label"].astype(object).where(~unlabelled, None)
+        labels = labels.map(lambda value: value if value is None else str(value))
         if classes is None:
-            classes = sorted(labels.unique().tolist())
+            classes = sorted(labels[~unlabelled].unique().tolist())
         classes = [str(name) for name in classes]
         if len(set(classes)) != len(classes):
             repeated = [name for name in dict.fromkeys(classes) if classes.count(name) > 1]
             raise ValueError(f"classes must be unique; repeated: {describe(repeated)}")
         if len(classes) < 2:
-            raise ValueError(f"a classifier needs at least 2 classes; got {classes}")
-        validation.check_labels(labels, table["sample_id"], classes)
+            raise ValueError(
+                f"a classifier needs at least 2 classes; got {classes}"
+                + (
+                    " (pass classes=[...] when most samples are unlabelled)"
+                    if unlabelled.any()
+                    else ""
+                )
+            )
+        validation.check_labels(labels[~unlabelled], table["sample_id"][~unlabelled], classes)
         root = None if image_root is None else Path(image_root).resolve()
         if "path" in table.columns:
             table["path"] = table["path"].astype(str)
             validation.check_paths(
                 table["path"], table["sample_id"], None if root is None else str(root)
             )
-        codes = pd.Categorical(labels, categories=classes).codes.astype(np.int32)
+        codes = pd.Categorical(labels, categories=classes).codes.astype(np.int32)  # None -> -1
         table["given_label"] = labels
 
         if path.exists() and not overwrite:
@@ -265,8 +271,9 @@ class Store:
                 "(see store.sample_ids)"
             ) from None
 
-    def _given_label_of(self, sample_id: str) -> str:
-        return self.classes[int(self.given_codes[self._position(sample_id)])]
+    def _given_label_of(self, sample_id: str) -> str | None:
+        code = int(self.given_codes[self._position(sample_id)])
+        return None if code < 0 else self.classes[code]
 
     def image_path(self, sample_id: str) -> Path | str:
         """The sample's image as an absolute path (or its URL).
@@ -300,8 +307,12 @@ class Store:
         view.flags.writeable = False
         return view
 
+    def is_labelled(self) -> np.ndarray:
+        """Whether each sample has a current label (unlabelled samples have label code -1)."""
+        return self._codes >= 0
+
     def labels(self) -> pd.Series:
-        """Current labels (class names), indexed by sample id."""
+        """Current labels (class names; NaN for unlabelled samples), indexed by sample id."""
         values = pd.Categorical.from_codes(self._codes, categories=self.classes)
         return pd.Series(values, index=self.sample_ids, name="label")
 
@@ -483,7 +494,9 @@ class Store:
             elif kind == "undo":
                 self._undone.add(undoes)
                 if undoes in self._relabel_events:
-                    self._codes[index.get_loc(sample_id)] = self.class_index[label]
+                    # an undo back to "no label" records label NULL: the sample is unlabelled again
+                    code = self.class_index[label] if label else -1
+                    self._codes[index.get_loc(sample_id)] = code
                     self._label_version = event_id
         self._last_seen = rows[-1][0]
         return [row[0] for row in rows]
@@ -724,6 +737,7 @@ class Store:
         """
         table = self.samples.copy()
         table["label"] = pd.Categorical.from_codes(self._codes, categories=self.classes)
+        table["is_labelled"] = self._codes >= 0
         flags: list[tuple[str, ...]] = [()] * self.num_samples
         current = self.flags()
         if len(current):

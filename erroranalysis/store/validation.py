@@ -36,6 +36,14 @@ def check_unique_ids(sample_ids: pd.Series, what: str = "samples") -> None:
         )
 
 
+def missing_labels(labels: pd.Series) -> np.ndarray:
+    """Which labels are missing (None, NaN or blank): those samples are unlabelled."""
+    missing = labels.isna().to_numpy().copy()
+    blank = labels[~missing].astype(str).str.strip() == ""
+    missing[np.flatnonzero(~missing)[blank.to_numpy()]] = True
+    return missing
+
+
 def check_labels(labels: pd.Series, sample_ids: pd.Series, classes: Sequence[str]) -> None:
     known = set(classes)
     bad = ~labels.isin(known)

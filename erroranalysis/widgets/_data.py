@@ -108,14 +108,21 @@ def update_confusion(
         return
     cols = pred_codes[positions]
     ok = cols >= 0
-    np.add.at(counts, (old_codes[ok], cols[ok]), -1)
-    np.add.at(counts, (new_codes[ok], cols[ok]), 1)
+    # an unlabelled sample (code -1) is in no row: labelling it only adds, unlabelling only removes
+    leave = ok & (old_codes >= 0)
+    enter = ok & (new_codes >= 0)
+    np.add.at(counts, (old_codes[leave], cols[leave]), -1)
+    np.add.at(counts, (new_codes[enter], cols[enter]), 1)
 
 
 def _codes(values: pd.Series, classes: Sequence[str]) -> np.ndarray:
     """Class-name column → int32 codes (-1 for missing/unknown)."""
     cat = pd.Categorical(values.astype("object"), categories=list(classes))
     return np.asarray(cat.codes, dtype=np.int32)
+
+
+#: What views show for a sample that has no label yet.
+UNLABELLED = "unlabelled"
 
 
 class ViewData:
@@ -169,7 +176,10 @@ class ViewData:
             logger.debug("store.frame failed (%s); using samples only", error)
             frame = store.samples.copy()
         if "label" not in frame.columns:
-            frame["label"] = np.asarray(self.classes, dtype=object)[store.label_codes()]
+            codes = store.label_codes()
+            frame["label"] = np.where(
+                codes >= 0, np.asarray(self.classes, dtype=object)[codes], None
+            )
         if "flags" not in frame.columns:
             frame["flags"] = [[] for _ in range(len(frame))]
         self.frame = frame.reset_index(drop=True)
@@ -235,7 +245,12 @@ class ViewData:
         """Boolean per sample: prediction differs from the current label (``None`` before a scan)."""
         if self.pred_codes is None:
             return None
-        return self.pred_codes != self.label_codes
+        return (self.pred_codes != self.label_codes) & (self.label_codes >= 0)
+
+    def label_name(self, position: int, given: bool = False) -> str:
+        """The sample's current (or given) label, or ``UNLABELLED``."""
+        code = int((self.given_codes if given else self.label_codes)[position])
+        return self.classes[code] if code >= 0 else UNLABELLED
 
     def flag_names(self, position: int) -> set[str]:
         """Current flags of the sample at ``position``."""
@@ -281,7 +296,9 @@ class ViewData:
         new_codes = new[changed].copy()
         self.label_codes[changed] = new_codes
         if len(changed):
-            names = np.asarray(self.classes, dtype=object)[new_codes]
+            names = np.where(
+                new_codes >= 0, np.asarray(self.classes, dtype=object)[new_codes], None
+            )
             col = self.frame.columns.get_loc("label")
             self.frame.iloc[changed, col] = names
         kinds = set(events["kind"].astype(str)) if len(events) else set()

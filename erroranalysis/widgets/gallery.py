@@ -181,20 +181,23 @@ class Gallery(View):
     def _item(self, pos: int) -> dict:
         data = self.data
         frame = data.frame
-        label = data.classes[data.label_codes[pos]] if data.label_codes[pos] >= 0 else "?"
+        labelled = data.label_codes[pos] >= 0
+        label = data.label_name(pos)
         sid = data.sample_ids[pos]
         badges = []
         wrong = False
         caption = label
         if data.pred_codes is not None and data.pred_codes[pos] >= 0:
             pred = data.classes[data.pred_codes[pos]]
-            wrong = pred != label
-            caption = f"{label} → {pred}" if wrong else label
+            wrong = labelled and pred != label
+            caption = f"{label} → {pred}" if wrong or not labelled else label
         for column, badge in _ISSUE_BADGES:
             if column in frame.columns and bool(frame[column].iat[pos]):
                 badges.append(badge)
         relabeled = data.label_codes[pos] != data.given_codes[pos]
-        if relabeled:
+        if not labelled:
+            badges.append("unlabelled")
+        elif relabeled:
             badges.append("relabeled")
         badges.extend(sorted(data.flag_names(pos)))
         tooltip = f"{sid}: {caption}"

@@ -214,7 +214,7 @@ class Inspector(View):
         if self.position is None:
             return []
         pos, data = self.position, self.data
-        current = data.classes[data.label_codes[pos]]
+        current = data.label_name(pos)
         out: list[str] = []
         if data.has("suggested_label"):
             suggested = data.frame["suggested_label"].iat[pos]
@@ -250,8 +250,8 @@ class Inspector(View):
             return
         data, frame = self.data, self.data.frame
         sid = str(data.sample_ids[pos])
-        given = data.classes[data.given_codes[pos]]
-        current = data.classes[data.label_codes[pos]]
+        given = data.label_name(pos, given=True)
+        current = data.label_name(pos)
         self.header.value = (
             f'<div class="ea-inspector-title"><b>sample</b> '
             f'<span class="ea-inspector-id" data-sample-id="{html.escape(sid)}">{html.escape(sid)}</span></div>'
@@ -301,7 +301,8 @@ class Inspector(View):
             else ""
         )
         self.details.value = f'<div style="padding:0 8px;"><table class="ea-inspector-facts">{"".join(lines)}</table>{top}</div>'
-        self.choice.value = current
+        if current in data.class_set:  # an unlabelled sample keeps the chooser as it was
+            self.choice.value = current
         self._render_suggestions()
         self._render_history(sid)
         self._update_nav()
@@ -397,7 +398,7 @@ class Inspector(View):
         Returns the event id, or ``None`` when the label is already current.
         """
         sid = self._need_focus()
-        if label == self.data.classes[self.data.label_codes[self.position]]:
+        if label == self.data.label_name(self.position):
             self.status.value = '<span class="ea-muted">already labelled so</span>'
             return None
         event = self.store.relabel(sid, label, author=self.author, source="widget")

@@ -153,7 +153,7 @@ class IssueTable(View):
     def _column_values(self, column: str, positions: np.ndarray) -> np.ndarray:
         data = self.data
         if column == "label":
-            return np.asarray(data.classes, dtype=object)[data.label_codes[positions]]
+            return np.asarray([data.label_name(p) for p in positions], dtype=object)
         if column == "flags":
             return np.asarray(
                 [",".join(sorted(data.flag_names(p))) for p in positions], dtype=object

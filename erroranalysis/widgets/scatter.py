@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from erroranalysis.widgets._base import View
-from erroranalysis.widgets._data import SCAN_HINT, Change
+from erroranalysis.widgets._data import SCAN_HINT, UNLABELLED, Change
 from erroranalysis.widgets._plotly_relay import PlotlyEventRelay
 from erroranalysis.widgets.selection import Selection
 
@@ -308,9 +308,15 @@ class EmbeddingScatter(View):
             }[mode]
             names = list(data.classes)
             colours = [_PALETTE[i % len(_PALETTE)] for i in range(len(names))]
+            if mode != "predicted" and (codes < 0).any():
+                codes = np.where(codes < 0, len(names), codes)
+                names, colours = [*names, UNLABELLED], [*colours, "#bdbdbd"]
         elif mode == "correct":
             codes = (data.pred_codes != data.label_codes).astype(np.int32)
             names, colours = ["correct", "wrong"], list(_CORRECT_COLOURS)
+            if (data.label_codes < 0).any():
+                codes = np.where(data.label_codes < 0, 2, codes)
+                names, colours = [*names, UNLABELLED], [*colours, "#bdbdbd"]
         elif mode == "issue":
             frame = data.frame
             codes = np.zeros(data.num_samples, dtype=np.int32)

@@ -104,10 +104,16 @@ def test_missing_columns_and_values_are_named(images, tmp_path):
     with pytest.raises(ManifestError, match=r"lacks the column.*'label'"):
         ingest_manifest(manifest_frame().drop(columns="label"), images, tmp_path / "s")
     frame = manifest_frame()
+    frame.loc[3, "path"] = None
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    with pytest.raises(ManifestError, match="empty 'path' on lines 5"):
+        ingest_manifest(tmp_path / "m.csv", images, tmp_path / "s", progress=False)
+    # an empty label is no error since issue 13: that sample is unlabelled
+    frame = manifest_frame()
     frame.loc[3, "label"] = None
     frame.to_csv(tmp_path / "m.csv", index=False)
-    with pytest.raises(ManifestError, match="empty 'label' on lines 5"):
-        ingest_manifest(tmp_path / "m.csv", images, tmp_path / "s", progress=False)
+    store = ingest_manifest(tmp_path / "m.csv", images, tmp_path / "s", progress=False)
+    assert store.is_labelled().tolist().count(False) == 1
     (tmp_path / "m.xlsx").write_text("")
     with pytest.raises(ManifestError, match="unknown file type"):
         read_manifest(tmp_path / "m.xlsx")
