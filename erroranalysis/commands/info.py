@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from erroranalysis.store import Store
 
-    store = Store.open(args.store)
+    store = Store.open(args.store, read_only=True)  # info only reads
     events = store.events()
     print(f"store:    {store.path}")
     print(f"samples:  {store.num_samples}")

@@ -24,6 +24,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._data import ViewData
 from erroranalysis.widgets.confusion import ConfusionMatrix
 from erroranalysis.widgets.gallery import Gallery
@@ -54,7 +55,9 @@ class Dashboard(widgets.VBox):
     selection : Selection, optional
         Share a selection with other widgets (a new one by default).
     author : str, optional
-        Recorded as the author of changes made in the inspector.
+        Recorded as the author of changes made in the inspector, and named in the header
+        (default: the operating-system user and host). The inspector's undo undoes only this
+        dashboard's own changes (its author and session).
     poll_interval : float or None
         Seconds between checks for changes made by other processes (``None``: never poll;
         call :meth:`refresh` yourself).
@@ -88,7 +91,8 @@ class Dashboard(widgets.VBox):
         self.store = store
         self.add_class("ea-dashboard")
         self.selection = selection if selection is not None else Selection()
-        self.author = author
+        self.author = normalise_author(author) or store.author
+        self.session = new_session_id()
         self.max_points = int(max_points)
         self.poll_interval = poll_interval
         self.thumbnails = ThumbnailCache(store)
@@ -108,6 +112,7 @@ class Dashboard(widgets.VBox):
         self.inspector = Inspector(
             self.data,
             author=self.author,
+            session=self.session,
             thumbnails=self.thumbnails,
             sequence=lambda: self.gallery.order,
             **common,
@@ -118,7 +123,9 @@ class Dashboard(widgets.VBox):
         self.header = widgets.HTML(
             f'<div class="ea-dashboard-title"><b>erroranalysis</b> · '
             f"{html.escape(Path(self.store.path).name)} · run <code>{html.escape(run_name)}</code> · "
-            f"{self.data.num_samples:,} samples · {len(self.data.classes)} classes</div>"
+            f"{self.data.num_samples:,} samples · {len(self.data.classes)} classes · "
+            f'<span class="ea-dashboard-author" title="recorded as the author of changes made '
+            f'here">author <b>{html.escape(self.author)}</b></span></div>'
         )
         self.refresh_button = widgets.Button(
             description="refresh", icon="refresh", layout=widgets.Layout(width="100px")
