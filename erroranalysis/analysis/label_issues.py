@@ -42,6 +42,7 @@ from erroranalysis.analysis.base import (
     iter_float32_chunks,
     register,
 )
+from erroranalysis.analysis.issue_types import IssueType
 from erroranalysis.errors import ShapeMismatchError, describe
 
 if TYPE_CHECKING:
@@ -320,6 +321,17 @@ class LabelIssues(Analysis):
     name: ClassVar[str] = "label_issues"
     label_dependent: ClassVar[bool] = True
     result_name: ClassVar[str | None] = "label_issues"
+    issue_types: ClassVar[tuple[IssueType, ...]] = (
+        IssueType(
+            "label_issue",
+            "label issue",
+            flag_column="is_label_issue",
+            score_column="label_quality",
+            severe="low",
+            colour="#D55E00",
+            aliases=("label", "label_issues", "suspected label error"),
+        ),
+    )
     artifact_names: ClassVar[tuple[str, ...]] = (
         "class_label_quality",
         "overlapping_classes",
