@@ -18,7 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from erroranalysis.store import Store
 
     if not Path(args.store).exists():
-        raise ErrorAnalysisError(f"{args.store} does not exist; check the path")
+        raise ErrorAnalysisError(
+            f"{args.store} does not exist, so it is not an erroranalysis store; check the path"
+        )
     store = Store.open(args.store)
     events = store.events()
     print(f"store:    {store.path}")
