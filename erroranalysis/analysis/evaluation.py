@@ -67,7 +67,9 @@ def evaluate(
     labels = np.asarray(labels)
     predicted = np.asarray(predicted)
     is_issue = np.asarray(is_issue, dtype=bool)
-    relabeled = np.where(is_issue, np.asarray(suggested), labels)
+    suggested = np.asarray(suggested)
+    # A flagged sample without a suggestion (the model agrees with its label) keeps its label.
+    relabeled = np.where(is_issue & (suggested >= 0), suggested, labels)
     out: dict[str, float] = {}
     for version, (lab, pred) in {
         "all": (labels, predicted),

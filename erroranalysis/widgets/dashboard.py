@@ -61,8 +61,6 @@ class Dashboard(widgets.VBox):
     poll_interval : float or None
         Seconds between checks for changes made by other processes (``None``: never poll;
         call :meth:`refresh` yourself).
-    max_points : int
-        Scatter points before it switches to density + suspects.
 
     Attributes
     ----------
@@ -81,7 +79,6 @@ class Dashboard(widgets.VBox):
         selection: Selection | None = None,
         author: str | None = None,
         poll_interval: float | None = 1.5,
-        max_points: int = 100_000,
     ) -> None:
         super().__init__()
         if isinstance(store, str | os.PathLike):
@@ -93,7 +90,6 @@ class Dashboard(widgets.VBox):
         self.selection = selection if selection is not None else Selection()
         self.author = normalise_author(author) or store.author
         self.session = new_session_id()
-        self.max_points = int(max_points)
         self.poll_interval = poll_interval
         self.thumbnails = ThumbnailCache(store)
         self._poller: asyncio.Task | None = None
@@ -107,7 +103,7 @@ class Dashboard(widgets.VBox):
         self.data = ViewData(self.store, run)
         common = {"selection": self.selection}
         self.confusion = ConfusionMatrix(self.data, **common)
-        self.scatter = EmbeddingScatter(self.data, max_points=self.max_points, **common)
+        self.scatter = EmbeddingScatter(self.data, **common)
         self.gallery = Gallery(self.data, thumbnails=self.thumbnails, **common)
         self.inspector = Inspector(
             self.data,
@@ -265,7 +261,7 @@ def show(store: Any, run: str | None = None, **kwargs: Any) -> Dashboard:
     run : str, optional
         Which run (default: the latest).
     **kwargs
-        Passed to :class:`Dashboard` (``author``, ``poll_interval``, ``max_points``).
+        Passed to :class:`Dashboard` (``author``, ``poll_interval``).
 
     Returns
     -------

@@ -20,6 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from erroranalysis.analysis.issue_types import issue_types
 from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
@@ -38,11 +39,6 @@ _SCORE_ORDER = (
     "outlier_score",
     "near_duplicate_set",
     "label_issue_rank",
-)
-_ISSUES = (
-    ("is_label_issue", "label issue"),
-    ("is_outlier", "outlier"),
-    ("is_near_duplicate", "near-duplicate"),
 )
 _KEYS = ["ArrowLeft", "ArrowRight", "n", "w", "u", *[str(i) for i in range(1, 10)]]
 
@@ -277,9 +273,9 @@ class Inspector(View):
             mark = "✓" if pred == current else "✗"
             lines.append(f"<tr><td>predicted</td><td>{html.escape(pred)} {mark}</td></tr>")
         issues = [
-            name
-            for column, name in _ISSUES
-            if column in frame.columns and bool(frame[column].iat[pos])
+            issue.display_name
+            for issue in issue_types()
+            if issue.flag_column in frame.columns and bool(frame[issue.flag_column].iat[pos])
         ]
         if issues:
             lines.append(f"<tr><td>issues</td><td>{html.escape(', '.join(issues))}</td></tr>")
