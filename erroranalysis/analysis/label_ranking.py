@@ -22,7 +22,8 @@ offers several building blocks; :data:`RANKINGS` names each combination we measu
 
 An *ensemble* is not a ranking of its own: :func:`average_probs` averages the out-of-sample
 probabilities of several runs (models, seeds or fold splits), and any ranking runs on the
-average; ``LabelIssues(ensemble_runs=[...])`` does it inside a scan.
+average. (A scan does not average runs yet: call :func:`average_probs` and add the result as a
+run of its own with ``store.add_run``.)
 
 >>> labels = np.array([0, 0, 1, 1])
 >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
@@ -245,7 +246,7 @@ def average_probs(store: Store, runs: list[str]) -> np.ndarray:
     from erroranalysis.analysis.base import iter_float32_chunks
 
     if not runs:
-        raise AnalysisError("an ensemble needs at least one run; pass ensemble_runs=[...]")
+        raise AnalysisError("an ensemble needs at least one run; pass the names of the runs to average")
     total: np.ndarray | None = None
     for name in runs:
         if name not in store.runs():
