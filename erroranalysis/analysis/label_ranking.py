@@ -246,7 +246,9 @@ def average_probs(store: Store, runs: list[str]) -> np.ndarray:
     from erroranalysis.analysis.base import iter_float32_chunks
 
     if not runs:
-        raise AnalysisError("an ensemble needs at least one run; pass the names of the runs to average")
+        raise AnalysisError(
+            "an ensemble needs at least one run; pass the names of the runs to average"
+        )
     total: np.ndarray | None = None
     for name in runs:
         if name not in store.runs():
