@@ -67,6 +67,7 @@ REGISTRY: dict[str, str] = {
     "store_views": "bench.store_views",
     "inference": "bench.inference",
     "scan": "bench.scan",
+    "detection": "bench.detection",
     "widgets": "bench.widgets",
     "memory": "bench.memory",
     "demo": "bench.demo_time",

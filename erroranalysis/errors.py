@@ -15,11 +15,14 @@ __all__ = [
     "ErrorAnalysisError",
     "ImportRefusedError",
     "InvalidProbabilitiesError",
+    "NothingToUndoError",
     "PathOutsideRootError",
     "RunNotFoundError",
     "ShapeMismatchError",
     "StoreExistsError",
     "StoreFormatError",
+    "StoreReadOnlyError",
+    "UnknownEventError",
     "UnknownLabelError",
     "UnknownSampleError",
     "describe",
@@ -94,3 +97,15 @@ class BadImageError(ErrorAnalysisError):
 
 class ImportRefusedError(ErrorAnalysisError):
     """An annotation import was refused whole; nothing was applied."""
+
+
+class StoreReadOnlyError(ErrorAnalysisError):
+    """A write was attempted on a store opened read-only."""
+
+
+class NothingToUndoError(ErrorAnalysisError):
+    """There is no event left to undo (for that author or session), or the event id is unknown."""
+
+
+class UnknownEventError(ErrorAnalysisError):
+    """An event id is not in the journal."""

@@ -32,9 +32,30 @@ MODULES: tuple[str, ...] = (
 )
 
 
+#: Modules of this package that hold no analysis (never imported by :func:`_load_all`).
+_NOT_ANALYSES = frozenset({"base", "scan", "truth", "issue_types"})
+
+
 def _load_all() -> None:
+    """Import every analysis module: those of :data:`MODULES`, then any other module file of
+    this package (so a new analysis is one new file; it runs after the listed ones)."""
+    import pkgutil
+
     for module in MODULES:
         importlib.import_module(f"erroranalysis.analysis.{module}")
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name in MODULES or info.name in _NOT_ANALYSES:
+            continue
+        try:
+            importlib.import_module(f"erroranalysis.analysis.{info.name}")
+        except ImportError as error:  # an optional extra of a module that is no analysis
+            import warnings
+
+            warnings.warn(
+                f"erroranalysis.analysis.{info.name} was not loaded ({error}); if it holds an "
+                "analysis, install what it needs or add it to _NOT_ANALYSES",
+                stacklevel=2,
+            )
 
 
 def analysis_names() -> list[str]:

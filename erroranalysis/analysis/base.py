@@ -10,6 +10,9 @@ in ``_`` and randomness comes from ``random_state``. Each analysis also knows
 - and how to ``save`` its results into the run's cache (``run.save_result`` for per-sample
   columns, ``run.save_artifact`` for tables).
 
+- and the ``issue_types`` it flags (name, display name, flag and score columns, which end of
+  the score is severe), which every view, export, the report and the CLI pick up.
+
 Adding an analysis means adding a module with a class decorated by :func:`register`.
 """
 
@@ -25,6 +28,7 @@ import numpy as np
 from erroranalysis.errors import ErrorAnalysisError
 
 if TYPE_CHECKING:
+    from erroranalysis.analysis.issue_types import IssueType
     from erroranalysis.store import Run, Store
 
 __all__ = [
@@ -99,6 +103,9 @@ class Analysis:
     result_name: ClassVar[str | None] = None
     #: Names of the artifacts this analysis saves.
     artifact_names: ClassVar[tuple[str, ...]] = ()
+    #: The issue types it flags per sample (see :mod:`erroranalysis.analysis.issue_types`):
+    #: views, exports, the report and the CLI show every declared type.
+    issue_types: ClassVar[tuple[IssueType, ...]] = ()
 
     # -- scikit-learn style parameters ---------------------------------------------------------
 

@@ -71,7 +71,9 @@ def evaluate(
     if not labelled.all():
         labels, predicted = labels[labelled], predicted[labelled]
         is_issue, suggested = is_issue[labelled], np.asarray(suggested)[labelled]
-    relabeled = np.where(is_issue, np.asarray(suggested), labels)
+    suggested = np.asarray(suggested)
+    # A flagged sample without a suggestion (the model agrees with its label) keeps its label.
+    relabeled = np.where(is_issue & (suggested >= 0), suggested, labels)
     out: dict[str, float] = {}
     for version, (lab, pred) in {
         "all": (labels, predicted),

@@ -14,8 +14,9 @@ Per-sample columns saved (result ``label_issues``):
 ``is_label_issue``
     cleanlab flags the current label as probably wrong.
 ``suggested_label``
-    The most probable class other than the current label (filled for every sample; views offer
-    it for flagged ones).
+    The model's prediction (argmax, first class on ties) where it differs from the current
+    label; empty (missing) where the prediction agrees with the label, so a suggestion never
+    names the label itself or a class the model ranks below it.
 ``label_issue_rank``
     1 = most severe flagged sample (ranked by ``rank_by``, lowest score first); ``<NA>`` when
     not flagged.
@@ -41,12 +42,19 @@ from erroranalysis.analysis.base import (
     iter_float32_chunks,
     register,
 )
+from erroranalysis.analysis.issue_types import IssueType
 from erroranalysis.errors import ShapeMismatchError, describe
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
 
-__all__ = ["InSampleWarning", "LabelIssueResult", "LabelIssues", "find_label_issues_lean"]
+__all__ = [
+    "InSampleWarning",
+    "LabelIssueResult",
+    "LabelIssues",
+    "find_label_issues_lean",
+    "suggested_codes",
+]
 
 RANK_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
@@ -72,6 +80,8 @@ class LabelIssueResult:
         Per-class confident thresholds.
     best_other : ndarray of int32 (N,)
         Most probable class other than the label, per sample.
+    suggested : ndarray of int32 (N,)
+        The prediction where it differs from the label, else -1 (see :func:`suggested_codes`).
     num_label_issues : int
         cleanlab's ``count.num_label_issues`` (``estimation_method="off_diagonal"``), which
         ``dataset.overall_label_health_score`` uses: ``1 - num_label_issues / N``.
@@ -144,14 +154,18 @@ def find_label_issues_lean(
     self_conf = np.empty(n, dtype=np.float32)
     reduce_mask = np.empty(n, dtype=bool)
     best_other = np.empty(n, dtype=np.int32)
+    suggested = np.empty(n, dtype=np.int32)
     for start, stop, block in iter_float32_chunks(probs, block_rows, copy=True):
         lab = labels[start:stop]
         rows = np.arange(stop - start)
-        self_conf[start:stop] = block[rows, lab]
+        conf = block[rows, lab]
+        self_conf[start:stop] = conf
         block[rows, lab] += FLOATING_POINT_COMPARISON  # the block is our own float32 copy
         reduce_mask[start:stop] = block.argmax(axis=1) == lab
         block[rows, lab] = -np.inf
-        best_other[start:stop] = block.argmax(axis=1)
+        best = block.argmax(axis=1)
+        best_other[start:stop] = best
+        suggested[start:stop] = _suggest(lab, conf, best, block[rows, best])
         if bar is not None:
             bar.update(stop - start)
 
@@ -232,15 +246,50 @@ def find_label_issues_lean(
         calibrated_joint=calibrated,
         thresholds=thresholds,
         best_other=best_other,
+        suggested=suggested,
         num_label_issues=off_diagonal,
     )
+
+
+def _suggest(
+    labels: np.ndarray, self_conf: np.ndarray, best_other: np.ndarray, best_conf: np.ndarray
+) -> np.ndarray:
+    """The argmax where it is not the label (ties go to the lower class index, as argmax), else -1."""
+    beats = (best_conf > self_conf) | ((best_conf == self_conf) & (best_other < labels))
+    return np.where(beats, best_other, -1).astype(np.int32)
+
+
+def suggested_codes(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Suggested class per sample: the prediction where it disagrees with the label, else -1.
+
+    Parameters
+    ----------
+    labels : array of int (N,)
+    probs : array (N, K)
+
+    Returns
+    -------
+    ndarray of int32 (N,)
+
+    Examples
+    --------
+    >>> suggested_codes(np.array([0, 1]), np.array([[0.2, 0.8], [0.3, 0.7]])).tolist()
+    [1, -1]
+    """
+    dense = np.array(probs, dtype=np.float32, copy=True)
+    labels = np.asarray(labels, dtype=np.int64)
+    rows = np.arange(len(labels))
+    conf = dense[rows, labels].copy()
+    dense[rows, labels] = -np.inf
+    best = dense.argmax(axis=1)
+    return _suggest(labels, conf, best, dense[rows, best])
 
 
 def _to_all_samples(
     labelled: np.ndarray,
     mask: np.ndarray,
     ranked: np.ndarray,
-    best_other: np.ndarray,
+    suggested: np.ndarray,
     predicted: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Results on the labelled subset, placed back at every sample's position.
@@ -250,9 +299,9 @@ def _to_all_samples(
     positions = np.flatnonzero(labelled)
     full_mask = np.zeros(len(labelled), dtype=bool)
     full_mask[positions] = mask
-    suggested = np.asarray(predicted, dtype=np.int64).copy()
-    suggested[positions] = best_other
-    return full_mask, positions[np.asarray(ranked, dtype=np.int64)], suggested
+    full_suggested = np.asarray(predicted, dtype=np.int32).copy()
+    full_suggested[positions] = suggested
+    return full_mask, positions[np.asarray(ranked, dtype=np.int64)], full_suggested
 
 
 @register
@@ -276,7 +325,8 @@ class LabelIssues(Analysis):
     ranked_ : ndarray of int64
         Flagged positions, most severe first.
     suggested_ : ndarray of int32
-        Suggested class index per sample.
+        Suggested class index per sample: the prediction where it differs from the label,
+        -1 where they agree.
     class_quality_ : DataFrame
         cleanlab ``rank_classes_by_label_quality``.
     overlapping_classes_ : DataFrame
@@ -290,6 +340,17 @@ class LabelIssues(Analysis):
     name: ClassVar[str] = "label_issues"
     label_dependent: ClassVar[bool] = True
     result_name: ClassVar[str | None] = "label_issues"
+    issue_types: ClassVar[tuple[IssueType, ...]] = (
+        IssueType(
+            "label_issue",
+            "label issue",
+            flag_column="is_label_issue",
+            score_column="label_quality",
+            severe="low",
+            colour="#D55E00",
+            aliases=("label", "label_issues", "suspected label error"),
+        ),
+    )
     artifact_names: ClassVar[tuple[str, ...]] = (
         "class_label_quality",
         "overlapping_classes",
@@ -337,16 +398,16 @@ class LabelIssues(Analysis):
                 progress=progress,
             )
             mask, ranked, raw_joint = result.mask, result.ranked, result.confident_joint
-            best_other, num_issues = result.best_other, result.num_label_issues
+            suggested, num_issues = result.suggested, result.num_label_issues
         else:
-            mask, ranked, raw_joint, best_other, num_issues = self._direct(labels, probs)
+            mask, ranked, raw_joint, suggested, num_issues = self._direct(labels, probs)
         if not labelled.all():
-            mask, ranked, best_other = _to_all_samples(
-                labelled, mask, ranked, best_other, predicted_codes(run)
+            mask, ranked, suggested = _to_all_samples(
+                labelled, mask, ranked, suggested, predicted_codes(run)
             )
         self.is_label_issue_ = mask
         self.ranked_ = ranked
-        self.suggested_ = best_other
+        self.suggested_ = suggested
         self.confident_joint_ = raw_joint
         names = list(store.classes)
         self.class_quality_ = rank_classes_by_label_quality(
@@ -381,10 +442,9 @@ class LabelIssues(Analysis):
             return_indices_ranked_by=self.rank_by,
         )
         joint = compute_confident_joint(labels, dense, calibrate=False)
-        other = dense.copy()
-        other[np.arange(len(labels)), labels] = -np.inf
         issues = int(num_label_issues(labels, dense))
-        return mask, np.asarray(ranked, dtype=np.int64), joint, other.argmax(axis=1), issues
+        suggested = suggested_codes(labels, dense)
+        return mask, np.asarray(ranked, dtype=np.int64), joint, suggested, issues
 
     def frame(self) -> pd.DataFrame:
         """The per-sample result columns (sample order)."""

@@ -25,6 +25,7 @@ import pandas as pd
 
 from erroranalysis.analysis._common import knn_features
 from erroranalysis.analysis.base import Analysis, AnalysisError, register
+from erroranalysis.analysis.issue_types import IssueType
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
@@ -125,6 +126,17 @@ class NearDuplicates(Analysis):
     name: ClassVar[str] = "near_duplicates"
     needs_embeddings: ClassVar[bool] = True
     result_name: ClassVar[str | None] = "near_duplicates"
+    issue_types: ClassVar[tuple[IssueType, ...]] = (
+        IssueType(
+            "near_duplicate",
+            "near-duplicate",
+            flag_column="is_near_duplicate",
+            score_column="nearest_neighbor_distance",
+            severe="low",
+            colour="#CC79A7",
+            aliases=("duplicate", "duplicates"),
+        ),
+    )
 
     def __init__(
         self,

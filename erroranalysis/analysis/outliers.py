@@ -24,6 +24,7 @@ import pandas as pd
 
 from erroranalysis.analysis._common import knn_features
 from erroranalysis.analysis.base import Analysis, AnalysisError, register
+from erroranalysis.analysis.issue_types import IssueType
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
@@ -106,6 +107,16 @@ class Outliers(Analysis):
     name: ClassVar[str] = "outliers"
     needs_embeddings: ClassVar[bool] = True
     result_name: ClassVar[str | None] = "outliers"
+    issue_types: ClassVar[tuple[IssueType, ...]] = (
+        IssueType(
+            "outlier",
+            "outlier",
+            flag_column="is_outlier",
+            score_column="outlier_score",
+            severe="high",
+            colour="#E69F00",
+        ),
+    )
 
     def __init__(
         self,

@@ -12,9 +12,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.store import Store
 
-    store = Store.open(args.store)
+    if not Path(args.store).exists():
+        raise ErrorAnalysisError(
+            f"{args.store} does not exist, so it is not an erroranalysis store; check the path"
+        )
+    store = Store.open(args.store, read_only=True)  # info only reads
     events = store.events()
     print(f"store:    {store.path}")
     print(f"samples:  {store.num_samples}")
@@ -32,9 +39,25 @@ def run(args: argparse.Namespace) -> int:
             f"probs={info.get('probs_dtype')}, embeddings={info.get('embedding_dim')}, "
             f"results={', '.join(info.get('results', [])) or 'none (run `erroranalysis scan`)'}"
         )
+        if info.get("results"):
+            print(f"    {_scan_line(store, name)}")
     counts = events["kind"].value_counts().to_dict() if len(events) else {}
     summary = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())) or "none"
     print(f"events:   {len(events)} ({summary})")
     changed = int((store.label_codes() != store.given_codes).sum())
     print(f"relabelled samples: {changed}")
     return 0
+
+
+def _scan_line(store, run: str) -> str:
+    """Accuracy and the count of each issue type (from the registry) of a scanned run."""
+    from erroranalysis.analysis.issue_types import present_issue_types
+
+    frame = store.frame(run)
+    parts = []
+    if "predicted_label" in frame.columns:
+        correct = (frame["predicted_label"].astype(str) == frame["label"].astype(str)).mean()
+        parts.append(f"accuracy {correct:.1%}")
+    for issue in present_issue_types(frame.columns):
+        parts.append(f"{issue.plural} {int(issue.mask(frame).sum())}")
+    return ", ".join(parts) or "no scan results yet (run `erroranalysis scan`)"

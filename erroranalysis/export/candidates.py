@@ -29,27 +29,12 @@ from erroranalysis.export._common import (
 from erroranalysis.export.registry import ExportContext, get_writer
 
 __all__ = [
-    "ISSUE_TYPES",
     "ExportResult",
     "export_candidates",
     "export_table",
     "select_candidates",
 ]
 
-ISSUE_TYPES = {
-    "label_issue": "is_label_issue",
-    "outlier": "is_outlier",
-    "near_duplicate": "is_near_duplicate",
-}
-_ISSUE_ALIASES = {
-    "label": "label_issue",
-    "label-issue": "label_issue",
-    "label_issues": "label_issue",
-    "outliers": "outlier",
-    "near-duplicate": "near_duplicate",
-    "near_duplicates": "near_duplicate",
-    "duplicate": "near_duplicate",
-}
 REVIEWED_FLAGS = ("not_an_issue", "reviewed")
 DEFAULT_IMAGE_URLS = {"label-studio": "local-files", "csv": "absolute"}
 
@@ -110,15 +95,9 @@ def _normalise_issue_types(issue_types) -> list[str] | None:
         if issue_types in ("all", "any"):
             return None
         issue_types = [part for part in issue_types.replace(",", " ").split() if part]
-    normalised = []
-    for name in issue_types:
-        key = _ISSUE_ALIASES.get(name, name)
-        if key not in ISSUE_TYPES:
-            raise ErrorAnalysisError(
-                f"unknown issue type {name!r}; choose from {', '.join(ISSUE_TYPES)} or 'all'"
-            )
-        normalised.append(key)
-    return normalised
+    from erroranalysis.analysis.issue_types import get_issue_type
+
+    return list(dict.fromkeys(get_issue_type(name).name for name in issue_types))
 
 
 def _parse_slices(slice_) -> dict[str, list[str]]:
@@ -152,16 +131,12 @@ def _flags_mask(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
 
 
 def _reasons(frame: pd.DataFrame) -> list[str]:
+    from erroranalysis.analysis.issue_types import issue_types
+
     parts: list[list[str]] = [[] for _ in range(len(frame))]
-    columns = [
-        ("is_label_issue", "label issue"),
-        ("is_outlier", "outlier"),
-        ("is_near_duplicate", "near-duplicate"),
-    ]
-    for column, text in columns:
-        if column in frame.columns:
-            for position in np.flatnonzero(frame[column].fillna(False).to_numpy(dtype=bool)):
-                parts[position].append(text)
+    for issue in issue_types():
+        for position in np.flatnonzero(issue.mask(frame)):
+            parts[position].append(issue.display_name)
     flags = frame["flags"] if "flags" in frame.columns else [()] * len(frame)
     for position, sample_flags in enumerate(flags):
         if sample_flags and "weak_spot" in sample_flags:
@@ -190,8 +165,9 @@ def select_candidates(
     run : str, optional
         The run whose scan results rank the samples (default: the latest).
     issue_types : str or list of str, optional
-        Which flagged issues make a candidate: ``"label_issue"`` (default), ``"outlier"``,
-        ``"near_duplicate"`` (any of them), or ``"all"`` for every sample (use with
+        Which flagged issues make a candidate: ``"label_issue"`` (default), or any names of
+        :func:`erroranalysis.analysis.issue_types.issue_types` (``"outlier"``,
+        ``"near_duplicate"``, …; any of them), or ``"all"`` for every sample (use with
         ``max_quality`` / ``limit``).
     max_quality : float, optional
         Keep samples whose ``label_quality`` is at most this.
@@ -222,10 +198,13 @@ def select_candidates(
     keep = np.ones(len(frame), dtype=bool)
     kinds = _normalise_issue_types(issue_types)
     if kinds is not None:
-        _require_columns(frame, [ISSUE_TYPES[kind] for kind in kinds])
+        from erroranalysis.analysis.issue_types import get_issue_type
+
+        chosen = [get_issue_type(kind) for kind in kinds]
+        _require_columns(frame, [issue.flag_column for issue in chosen])
         any_issue = np.zeros(len(frame), dtype=bool)
-        for kind in kinds:
-            any_issue |= frame[ISSUE_TYPES[kind]].fillna(False).to_numpy(dtype=bool)
+        for issue in chosen:
+            any_issue |= issue.mask(frame)
         keep &= any_issue
     if not include_reviewed:
         keep &= ~_flags_mask(frame, REVIEWED_FLAGS)

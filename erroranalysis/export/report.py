@@ -301,13 +301,11 @@ def report(
     if matrix is not None:
         total = matrix.to_numpy().sum()
         cards.append(("accuracy", f"{np.trace(matrix.to_numpy()) / total:.1%}" if total else "-"))
-    for column, name in (
-        ("is_label_issue", "suspected label errors"),
-        ("is_outlier", "outliers"),
-        ("is_near_duplicate", "near-duplicates"),
-    ):
-        if column in frame.columns:
-            cards.append((name, f"{int(frame[column].fillna(False).astype(bool).sum()):,}"))
+    from erroranalysis.analysis.issue_types import issue_types
+
+    for issue in issue_types():
+        if issue.flag_column in frame.columns:
+            cards.append((issue.plural, f"{int(issue.mask(frame).sum()):,}"))
     relabelled = int((store.label_codes() != store.given_codes).sum())
     cards.append(("relabelled", f"{relabelled:,}"))
     flags = store.flags()

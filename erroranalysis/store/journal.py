@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from erroranalysis.errors import StoreFormatError
+
 EVENT_KINDS = ("relabel", "flag", "unflag", "note", "undo")
 EVENT_COLUMNS = [
     "event_id",
@@ -32,7 +34,12 @@ EVENT_COLUMNS = [
     "undone",
     "batch",
     "undoes",
+    "session",
 ]
+
+# Every connection the store opens gets these, and tests assert them on each (durability: a
+# relabel is acknowledged only after its commit reached the disk).
+PRAGMAS = {"busy_timeout": 60000, "journal_mode": "wal", "synchronous": 2}  # 2 = FULL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -47,7 +54,8 @@ CREATE TABLE IF NOT EXISTS events (
     note TEXT,
     time REAL NOT NULL,
     undoes INTEGER,
-    batch TEXT
+    batch TEXT,
+    session TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_sample ON events (sample_id, event_id);
 CREATE INDEX IF NOT EXISTS events_by_undoes ON events (undoes);
@@ -57,8 +65,42 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 _SELECT = (
     "SELECT e.event_id, e.sample_id, e.kind, e.label, e.previous_label, e.flag, e.author, "
     "e.source, e.note, e.time, EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.event_id) "
-    "AS undone, e.batch, e.undoes FROM events e"
+    "AS undone, e.batch, e.undoes, e.session FROM events e"
 )
+
+
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """Open the journal file with the store's pragmas (WAL, synchronous=FULL); the only way in.
+
+    ``isolation_level=None``: writers issue ``BEGIN IMMEDIATE`` themselves, so a write transaction
+    takes the write lock up front and concurrent writers queue instead of failing mid-way. A
+    read-only connection (``mode=ro``) cannot switch the journal mode, but reads the file's WAL
+    mode and still runs with synchronous=FULL.
+    """
+    if read_only:
+        connection = sqlite3.connect(
+            f"{Path(path).resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=60.0,
+            check_same_thread=False,
+        )
+    else:
+        connection = sqlite3.connect(
+            path, isolation_level=None, timeout=60.0, check_same_thread=False
+        )
+    connection.execute(f"PRAGMA busy_timeout = {PRAGMAS['busy_timeout']}")
+    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal" and not read_only:
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    connection.execute("PRAGMA synchronous = FULL")
+    if mode != "wal":
+        connection.close()
+        raise StoreFormatError(
+            f"the journal {path} is not in WAL mode (got {mode!r}); open the store once "
+            "writable (ea.Store.open(path)) so it can switch, then read it read-only"
+        )
+    return connection
 
 
 class Journal:
@@ -72,18 +114,38 @@ class Journal:
         Maps a sample id to its given label (the journal only stores changes).
     """
 
-    def __init__(self, path: Path, given_label: Callable[[str], str]):
+    def __init__(
+        self, path: Path, given_label: Callable[[str], str], read_only: bool = False
+    ) -> None:
         self.path = Path(path)
+        self.read_only = bool(read_only)
         self._given_label = given_label
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write transaction takes
-        # the write lock up front and concurrent writers queue instead of failing mid-way.
-        self.connection = sqlite3.connect(
-            self.path, isolation_level=None, timeout=60.0, check_same_thread=False
+        self.connection = connect(self.path, read_only=self.read_only)
+        if not self.read_only:
+            self.connection.executescript(_SCHEMA)
+            self._add_session_column()
+        # an old journal opened read-only has no session column: its events have no session
+        self._select = (
+            _SELECT
+            if "session" in self._columns()
+            else _SELECT.replace("e.session FROM", "NULL AS session FROM")
         )
-        self.connection.execute("PRAGMA busy_timeout = 60000")
-        self.connection.execute("PRAGMA journal_mode = WAL")
-        self.connection.execute("PRAGMA synchronous = FULL")
-        self.connection.executescript(_SCHEMA)
+
+    def _add_session_column(self) -> None:
+        """Journals written before sessions existed get the column (NULL for old events)."""
+        if "session" in self._columns():
+            return
+        self.connection.execute("BEGIN IMMEDIATE")  # a second process may be adding it too
+        try:
+            if "session" not in self._columns():
+                self.connection.execute("ALTER TABLE events ADD COLUMN session TEXT")
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self.connection.execute("PRAGMA table_info(events)")}
 
     def close(self) -> None:
         self.connection.close()
@@ -98,9 +160,14 @@ class Journal:
         row = self.connection.execute("SELECT MAX(event_id) FROM events").fetchone()
         return int(row[0] or 0)
 
-    def read(self, since: int = 0, sample_id: str | None = None) -> pd.DataFrame:
-        """Events with ``event_id > since`` (optionally of one sample), oldest first."""
-        query, parameters = _SELECT + " WHERE e.event_id > ?", [since]
+    def read(
+        self, since: int = 0, sample_id: str | None = None, until: int | None = None
+    ) -> pd.DataFrame:
+        """Events with ``since < event_id [<= until]`` (optionally of one sample), oldest first."""
+        query, parameters = self._select + " WHERE e.event_id > ?", [since]
+        if until is not None:
+            query += " AND e.event_id <= ?"
+            parameters.append(until)
         if sample_id is not None:
             query += " AND e.sample_id = ?"
             parameters.append(sample_id)
@@ -155,15 +222,23 @@ class Journal:
         self.connection.execute("COMMIT")
         return result
 
-    def _append_one(self, event: dict[str, Any], source: str, author: str | None, batch) -> int:
+    def _append_one(
+        self,
+        event: dict[str, Any],
+        source: str,
+        author: str | None,
+        batch: str | None,
+        session: str | None,
+    ) -> int:
         kind = event["kind"]
         common = {
             "kind": kind,
             "sample_id": event["sample_id"],
-            "author": event.get("author", author),
+            "author": event.get("author") or author,
             "source": event.get("source", source),
             "note": event.get("note"),
             "batch": batch,
+            "session": session,
         }
         if kind == "relabel":
             previous = self._current_label(event["sample_id"])
@@ -182,26 +257,65 @@ class Journal:
         source: str = "api",
         author: str | None = None,
         batch: str | None = None,
+        session: str | None = None,
     ) -> list[int]:
         """Append events in one transaction (all or nothing); returns their ids once committed."""
         if batch is None and len(events) > 1:
             batch = uuid.uuid4().hex
         return self._transaction(
-            lambda: [self._append_one(event, source, author, batch) for event in events]
+            lambda: [self._append_one(event, source, author, batch, session) for event in events]
         )
 
-    def undo(self, event_id: int | None, author: str | None, source: str) -> list[int]:
-        """Undo one event (the latest undoable one by default) or, for a batch, the whole batch."""
+    def undo(
+        self,
+        event_id: int | None,
+        author: str | None,
+        source: str,
+        session: str | None = None,
+        of_author: str | None = None,
+        of_session: str | None = None,
+    ) -> list[int]:
+        """Undo one event or, for a batch, the whole batch.
+
+        ``event_id`` names the event; without it, the latest undoable event, of ``of_author``
+        and/or ``of_session`` when given (so a dashboard undoes only its own work). The undo
+        events are written by ``author`` in ``session`` from ``source``.
+        """
 
         def work() -> list[int]:
             if event_id is None:
+                where, parameters = "", []
+                if of_author is not None:
+                    where += " AND author = ?"
+                    parameters.append(of_author)
+                if of_session is not None:
+                    where += " AND session = ?"
+                    parameters.append(of_session)
                 row = self.connection.execute(
                     "SELECT event_id, batch FROM events e WHERE kind != 'undo' AND NOT EXISTS "
-                    "(SELECT 1 FROM events u WHERE u.undoes = e.event_id) "
-                    "ORDER BY event_id DESC LIMIT 1"
+                    "(SELECT 1 FROM events u WHERE u.undoes = e.event_id)"
+                    + where
+                    + " ORDER BY event_id DESC LIMIT 1",
+                    parameters,
                 ).fetchone()
                 if row is None:
-                    raise LookupError("nothing to undo: the journal has no event left to undo")
+                    whose = " and ".join(
+                        part
+                        for part in (
+                            None if of_author is None else f"by {of_author!r}",
+                            None if of_session is None else f"from session {of_session}",
+                        )
+                        if part
+                    )
+                    raise LookupError(
+                        f"nothing to undo{' ' + whose if whose else ''}: no event left to undo"
+                        + (
+                            "; another person's change is undone by its event id: "
+                            "store.undo(event_id) (see store.events())"
+                            if whose
+                            else ""
+                        )
+                    )
             else:
                 row = self.connection.execute(
                     "SELECT event_id, batch FROM events WHERE event_id = ? AND kind != 'undo'",
@@ -226,12 +340,19 @@ class Journal:
             undo_batch = uuid.uuid4().hex if len(list(targets)) > 1 else None
             created = []
             for target in targets:
-                created.append(self._undo_one(target, author, source, undo_batch))
+                created.append(self._undo_one(target, author, source, undo_batch, session))
             return created
 
         return self._transaction(work)
 
-    def _undo_one(self, target: int, author: str | None, source: str, batch: str | None) -> int:
+    def _undo_one(
+        self,
+        target: int,
+        author: str | None,
+        source: str,
+        batch: str | None,
+        session: str | None,
+    ) -> int:
         kind, sample_id, flag = self.connection.execute(
             "SELECT kind, sample_id, flag FROM events WHERE event_id = ?", (target,)
         ).fetchone()
@@ -246,6 +367,7 @@ class Journal:
                 author=author,
                 source=source,
                 batch=batch,
+                session=session,
                 previous_label=before,
                 label="",  # filled in below, once the target counts as undone
             )
@@ -262,6 +384,7 @@ class Journal:
             author=author,
             source=source,
             batch=batch,
+            session=session,
         )
 
     def integrity_check(self) -> str:

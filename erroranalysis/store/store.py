@@ -26,17 +26,21 @@ import numpy as np
 import pandas as pd
 
 from erroranalysis.errors import (
+    NothingToUndoError,
     PathOutsideRootError,
     RunNotFoundError,
     ShapeMismatchError,
     StoreExistsError,
     StoreFormatError,
+    StoreReadOnlyError,
+    UnknownEventError,
     UnknownLabelError,
     UnknownSampleError,
     describe,
 )
 from erroranalysis.store import validation
 from erroranalysis.store._atomic import fsync_directory, fsync_tree
+from erroranalysis.store.identity import default_author, new_session_id, normalise_author
 from erroranalysis.store.journal import Journal
 from erroranalysis.store.run import Run
 
@@ -54,10 +58,23 @@ class Store:
 
     Create one with :meth:`Store.create` or open one with :meth:`Store.open`; several processes
     may open the same store at once. Labels are class names everywhere.
+
+    Attributes
+    ----------
+    author : str
+        Recorded on events whose caller names no author: the operating-system user at this host.
+    session : str
+        Id of this handle's writer session, recorded on every event it writes; ``undo(session=)``
+        undoes only that session's work.
+    read_only : bool
+        Opened with ``read_only=True``: every write raises ``StoreReadOnlyError``.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = bool(read_only)
+        self.author = default_author()
+        self.session = new_session_id()
         meta_path = self.path / "store.json"
         if not meta_path.exists():
             raise StoreFormatError(
@@ -86,7 +103,9 @@ class Store:
         self._samples: pd.DataFrame | None = None
         self._sample_index: pd.Index | None = None
         self._observers: list[Observer] = []
-        self.journal = Journal(self.path / "journal.sqlite", self._given_label_of)
+        self.journal = Journal(
+            self.path / "journal.sqlite", self._given_label_of, read_only=self.read_only
+        )
         self._codes = self.given_codes.copy()
         self._last_seen = 0
         self._label_version = 0
@@ -216,9 +235,25 @@ class Store:
         return cls(path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Store:
-        """Open an existing store (cheap: samples and arrays load lazily)."""
-        return cls(path)
+    def open(cls, path: str | os.PathLike, read_only: bool = False) -> Store:
+        """Open an existing store (cheap: samples and arrays load lazily).
+
+        Parameters
+        ----------
+        path : path-like
+            The store folder.
+        read_only : bool
+            Open the journal read-only (SQLite ``mode=ro``): reading, scanning results and
+            exporting work; relabels, flags, undo and new runs raise ``StoreReadOnlyError``.
+        """
+        return cls(path, read_only=read_only)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreReadOnlyError(
+                f"the store {self.path} was opened read-only; open it with "
+                "ea.Store.open(path) to change it"
+            )
 
     def close(self) -> None:
         self.journal.close()
@@ -355,19 +390,32 @@ class Store:
         source: str = "api",
         author: str | None = None,
         batch: str | None = None,
+        session: str | None = None,
     ) -> list[int]:
         """Append several events in one transaction: all of them are written, or none.
 
         Each event is a dict with ``kind`` (relabel, flag, unflag, note), ``sample_id`` and
         ``label`` / ``flag`` / ``note`` as the kind needs; ``author`` and ``note`` are optional.
+        An event without an author gets ``author``, else the store's default author (the
+        operating-system user); ``session`` defaults to this handle's session.
         Returns the new event ids once committed.
         """
+        self._check_writable()
         if not events:
             return []
         # one vectorised look-up names every unknown sample id of the batch at once
         self.positions([str(event.get("sample_id")) for event in events])
         checked = [self._check_event(event) for event in events]
-        event_ids = self.journal.append(checked, source=source, author=author, batch=batch)
+        for event in checked:
+            if "author" in event:
+                event["author"] = normalise_author(event["author"])
+        event_ids = self.journal.append(
+            checked,
+            source=source,
+            author=normalise_author(author) or self.author,
+            batch=batch,
+            session=session or self.session,
+        )
         self._after_write()
         return event_ids
 
@@ -378,12 +426,11 @@ class Store:
         author: str | None = None,
         note: str | None = None,
         source: str = "api",
+        session: str | None = None,
     ) -> int:
         """Change a sample's current label; returns the event id once the change is on disk."""
         event = {"kind": "relabel", "sample_id": sample_id, "label": label, "note": note}
-        if author is not None:
-            event["author"] = author
-        return self.apply_events([event], source=source, author=author)[0]
+        return self.apply_events([event], source=source, author=author, session=session)[0]
 
     def flag(
         self,
@@ -392,37 +439,84 @@ class Store:
         note: str | None = None,
         author: str | None = None,
         source: str = "api",
+        session: str | None = None,
     ) -> int:
         """Flag a sample: ``"weak_spot"``, ``"not_an_issue"``, ``"reviewed"`` or any tag."""
         event = {"kind": "flag", "sample_id": sample_id, "flag": flag, "note": note}
-        return self.apply_events([event], source=source, author=author)[0]
+        return self.apply_events([event], source=source, author=author, session=session)[0]
 
     def unflag(
-        self, sample_id: str, flag: str, author: str | None = None, source: str = "api"
+        self,
+        sample_id: str,
+        flag: str,
+        author: str | None = None,
+        source: str = "api",
+        session: str | None = None,
     ) -> int:
         """Remove a flag from a sample (an event too)."""
         event = {"kind": "unflag", "sample_id": sample_id, "flag": flag}
-        return self.apply_events([event], source=source, author=author)[0]
+        return self.apply_events([event], source=source, author=author, session=session)[0]
 
     def note(
-        self, sample_id: str, text: str, author: str | None = None, source: str = "api"
+        self,
+        sample_id: str,
+        text: str,
+        author: str | None = None,
+        source: str = "api",
+        session: str | None = None,
     ) -> int:
         """Attach a free-text note to a sample."""
         event = {"kind": "note", "sample_id": sample_id, "note": text}
-        return self.apply_events([event], source=source, author=author)[0]
+        return self.apply_events([event], source=source, author=author, session=session)[0]
 
     def undo(
-        self, event_id: int | None = None, author: str | None = None, source: str = "api"
+        self,
+        event_id: int | None = None,
+        author: str | None = None,
+        source: str = "api",
+        session: str | None = None,
     ) -> int:
-        """Undo the latest event not yet undone (or ``event_id``); the undo is itself an event.
+        """Undo an event; the undo is itself an event.
 
-        Undoing one event of a batch (an import) undoes the whole batch. Returns the id of the
-        (last) undo event.
+        Parameters
+        ----------
+        event_id : int, optional
+            The event to undo, whoever wrote it (see :meth:`events`). Without it, the latest
+            event not yet undone — of ``author`` and/or ``session`` when given, of the whole
+            store when neither is.
+        author : str, optional
+            Undo only this author's latest event; also recorded as the undo's author (default:
+            the operating-system user).
+        source : str
+            Recorded as the undo's source (``"widget"`` from a dashboard).
+        session : str, optional
+            Undo only this session's latest event (a dashboard passes its own).
+
+        Returns
+        -------
+        int
+            The id of the (last) undo event. Undoing one event of a batch (an import) undoes
+            the whole batch.
+
+        Raises
+        ------
+        NothingToUndoError
+            No event is left to undo (for that author / session), or ``event_id`` is unknown,
+            already undone or itself an undo.
         """
+        self._check_writable()
+        author = normalise_author(author)
         try:
-            created = self.journal.undo(event_id, author=author, source=source)
+            created = self.journal.undo(
+                event_id,
+                author=author or self.author,
+                source=source,
+                session=session or self.session,
+                of_author=None if event_id is not None else author,
+                of_session=None if event_id is not None else session,
+            )
         except LookupError as error:
-            raise ValueError(str(error)) from None
+            raise NothingToUndoError(str(error)) from None
         self._after_write()
         return created[-1]
 
@@ -430,6 +524,15 @@ class Store:
         """That sample's events, oldest first."""
         self._position(str(sample_id))
         return self.journal.read(0, sample_id=str(sample_id)).drop(columns=["undoes"])
+
+    def event(self, event_id: int) -> dict[str, Any]:
+        """One event as a dict (the columns of :meth:`events`)."""
+        found = self.journal.read(int(event_id) - 1, until=int(event_id))
+        if not len(found):
+            raise UnknownEventError(
+                f"no event {event_id}; the journal's events run 1–{self.journal.last_event_id()}"
+            )
+        return found.iloc[0].to_dict()
 
     def events(self, since: int = 0) -> pd.DataFrame:
         """Every event with ``event_id > since``, oldest first."""
@@ -563,6 +666,7 @@ class Store:
         overwrite : bool
             Replace an existing run of the same name.
         """
+        self._check_writable()
         if not isinstance(name, str) or not _RUN_NAME.match(name):
             raise ValueError(
                 f"run name must be 1–128 letters, digits, '.', '_' or '-' starting with a letter "

@@ -24,6 +24,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._data import ViewData
 from erroranalysis.widgets.confusion import ConfusionMatrix
 from erroranalysis.widgets.gallery import Gallery
@@ -54,12 +55,12 @@ class Dashboard(widgets.VBox):
     selection : Selection, optional
         Share a selection with other widgets (a new one by default).
     author : str, optional
-        Recorded as the author of changes made in the inspector.
+        Recorded as the author of changes made in the inspector, and named in the header
+        (default: the operating-system user and host). The inspector's undo undoes only this
+        dashboard's own changes (its author and session).
     poll_interval : float or None
         Seconds between checks for changes made by other processes (``None``: never poll;
         call :meth:`refresh` yourself).
-    max_points : int
-        Scatter points before it switches to density + suspects.
 
     Attributes
     ----------
@@ -78,7 +79,6 @@ class Dashboard(widgets.VBox):
         selection: Selection | None = None,
         author: str | None = None,
         poll_interval: float | None = 1.5,
-        max_points: int = 100_000,
     ) -> None:
         super().__init__()
         if isinstance(store, str | os.PathLike):
@@ -88,8 +88,8 @@ class Dashboard(widgets.VBox):
         self.store = store
         self.add_class("ea-dashboard")
         self.selection = selection if selection is not None else Selection()
-        self.author = author
-        self.max_points = int(max_points)
+        self.author = normalise_author(author) or store.author
+        self.session = new_session_id()
         self.poll_interval = poll_interval
         self.thumbnails = ThumbnailCache(store)
         self._poller: asyncio.Task | None = None
@@ -103,11 +103,12 @@ class Dashboard(widgets.VBox):
         self.data = ViewData(self.store, run)
         common = {"selection": self.selection}
         self.confusion = ConfusionMatrix(self.data, **common)
-        self.scatter = EmbeddingScatter(self.data, max_points=self.max_points, **common)
+        self.scatter = EmbeddingScatter(self.data, **common)
         self.gallery = Gallery(self.data, thumbnails=self.thumbnails, **common)
         self.inspector = Inspector(
             self.data,
             author=self.author,
+            session=self.session,
             thumbnails=self.thumbnails,
             sequence=lambda: self.gallery.order,
             **common,
@@ -118,7 +119,9 @@ class Dashboard(widgets.VBox):
         self.header = widgets.HTML(
             f'<div class="ea-dashboard-title"><b>erroranalysis</b> · '
             f"{html.escape(Path(self.store.path).name)} · run <code>{html.escape(run_name)}</code> · "
-            f"{self.data.num_samples:,} samples · {len(self.data.classes)} classes</div>"
+            f"{self.data.num_samples:,} samples · {len(self.data.classes)} classes · "
+            f'<span class="ea-dashboard-author" title="recorded as the author of changes made '
+            f'here">author <b>{html.escape(self.author)}</b></span></div>'
         )
         self.refresh_button = widgets.Button(
             description="refresh", icon="refresh", layout=widgets.Layout(width="100px")
@@ -258,7 +261,7 @@ def show(store: Any, run: str | None = None, **kwargs: Any) -> Dashboard:
     run : str, optional
         Which run (default: the latest).
     **kwargs
-        Passed to :class:`Dashboard` (``author``, ``poll_interval``, ``max_points``).
+        Passed to :class:`Dashboard` (``author``, ``poll_interval``).
 
     Returns
     -------

@@ -22,13 +22,15 @@ from erroranalysis.widgets.thumbnails import ThumbnailCache
 
 __all__ = ["Gallery"]
 
+
+def _issue_types():
+    from erroranalysis.analysis.issue_types import issue_types
+
+    return issue_types()
+
+
 _PREFERRED_SORT = ("label_quality", "self_confidence", "margin", "loss", "outlier_score")
 _HIGH_IS_BAD = {"loss", "entropy", "outlier_score", "label_issue_rank"}
-_ISSUE_BADGES = (
-    ("is_label_issue", "label_issue"),
-    ("is_outlier", "outlier"),
-    ("is_near_duplicate", "duplicate"),
-)
 
 
 class Gallery(View):
@@ -191,9 +193,10 @@ class Gallery(View):
             pred = data.classes[data.pred_codes[pos]]
             wrong = labelled and pred != label
             caption = f"{label} → {pred}" if wrong or not labelled else label
-        for column, badge in _ISSUE_BADGES:
+        for issue in _issue_types():
+            column = issue.flag_column
             if column in frame.columns and bool(frame[column].iat[pos]):
-                badges.append(badge)
+                badges.append(issue.name)
         relabeled = data.label_codes[pos] != data.given_codes[pos]
         if not labelled:
             badges.append("unlabelled")

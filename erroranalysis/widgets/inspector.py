@@ -20,6 +20,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from erroranalysis.analysis.issue_types import issue_types
+from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
 from erroranalysis.widgets._frontend import KeysWidget
@@ -37,11 +39,6 @@ _SCORE_ORDER = (
     "outlier_score",
     "near_duplicate_set",
     "label_issue_rank",
-)
-_ISSUES = (
-    ("is_label_issue", "label issue"),
-    ("is_outlier", "outlier"),
-    ("is_near_duplicate", "near-duplicate"),
 )
 _KEYS = ["ArrowLeft", "ArrowRight", "n", "w", "u", *[str(i) for i in range(1, 10)]]
 
@@ -71,7 +68,11 @@ class Inspector(View):
     top_k : int
         How many of the model's top classes to show (and offer as suggestions).
     author : str, optional
-        Recorded as the author of every change made here.
+        Recorded as the author of every change made here (default: the operating-system user
+        and host, ``store.author``).
+    session : str, optional
+        Writer-session id recorded on every change made here; undo undoes only this session's
+        own latest change (default: a fresh id; the dashboard passes its own).
     image_size : int
         Size of the shown image in pixels.
     thumbnails : ThumbnailCache, optional
@@ -94,14 +95,16 @@ class Inspector(View):
         image_size: int = 224,
         thumbnails: ThumbnailCache | None = None,
         sequence: Callable[[], np.ndarray] | None = None,
+        session: str | None = None,
     ) -> None:
         super().__init__(store, run, selection)
         self.top_k = int(top_k)
-        self.author = author
         self.image_size = int(image_size)
         self.thumbnails = thumbnails or ThumbnailCache(self.data.store)
         self.sequence = sequence
         self.store = self.data.store
+        self.author = normalise_author(author) or self.store.author
+        self.session = session or new_session_id()
         self.header = widgets.HTML()
         self.header.add_class("ea-inspector-header")
         self.image = widgets.Image(
@@ -148,7 +151,7 @@ class Inspector(View):
         self.note_button.add_class("ea-note")
         self.note_button.on_click(lambda _: self.add_note(self.reason.value))
         self.undo_button = widgets.Button(
-            description="undo", icon="undo", tooltip="undo the latest change in the store"
+            description="undo", icon="undo", tooltip="undo your latest change made here"
         )
         self.undo_button.add_class("ea-undo")
         self.undo_button.on_click(lambda _: self.undo())
@@ -270,9 +273,9 @@ class Inspector(View):
             mark = "✓" if pred == current else "✗"
             lines.append(f"<tr><td>predicted</td><td>{html.escape(pred)} {mark}</td></tr>")
         issues = [
-            name
-            for column, name in _ISSUES
-            if column in frame.columns and bool(frame[column].iat[pos])
+            issue.display_name
+            for issue in issue_types()
+            if issue.flag_column in frame.columns and bool(frame[issue.flag_column].iat[pos])
         ]
         if issues:
             lines.append(f"<tr><td>issues</td><td>{html.escape(', '.join(issues))}</td></tr>")
@@ -336,7 +339,7 @@ class Inspector(View):
             when = _clock(event.time)
             rows.append(
                 f"<tr><td>{event.event_id}</td><td>{html.escape(when)}</td><td>{html.escape(str(what))}{undone}</td>"
-                f"<td>{html.escape(str(event.author or ''))}</td><td>{html.escape(str(event.source or ''))}</td>"
+                f"<td>{html.escape(normalise_author(event.author) or '')}</td><td>{html.escape(str(event.source or ''))}</td>"
                 f"<td>{html.escape(note)}</td></tr>"
             )
         self.history_html.value = (
@@ -401,7 +404,9 @@ class Inspector(View):
         if label == self.data.label_name(self.position):
             self.status.value = '<span class="ea-muted">already labelled so</span>'
             return None
-        event = self.store.relabel(sid, label, author=self.author, source="widget")
+        event = self.store.relabel(
+            sid, label, author=self.author, source="widget", session=self.session
+        )
         self.status.value = (
             f'<span class="ea-muted">relabelled as {html.escape(label)} (event {event})</span>'
         )
@@ -411,10 +416,14 @@ class Inspector(View):
         """Set ``flag`` on the focused sample, or remove it when it is set."""
         sid = self._need_focus()
         if flag in self.data.flag_names(self.position):
-            event = self.store.unflag(sid, flag, author=self.author, source="widget")
+            event = self.store.unflag(
+                sid, flag, author=self.author, source="widget", session=self.session
+            )
             self.status.value = f'<span class="ea-muted">removed {html.escape(flag)}</span>'
         else:
-            event = self.store.flag(sid, flag, note=note, author=self.author, source="widget")
+            event = self.store.flag(
+                sid, flag, note=note, author=self.author, source="widget", session=self.session
+            )
             self.status.value = f'<span class="ea-muted">flagged {html.escape(flag)}</span>'
             if note:
                 self.reason.value = ""
@@ -426,20 +435,47 @@ class Inspector(View):
         if not text or not text.strip():
             self.status.value = '<span class="ea-muted">type a note first</span>'
             return None
-        event = self.store.note(sid, text.strip(), author=self.author, source="widget")
+        event = self.store.note(
+            sid, text.strip(), author=self.author, source="widget", session=self.session
+        )
         self.reason.value = ""
         self.status.value = '<span class="ea-muted">note added</span>'
         return event
 
-    def undo(self) -> int | None:
-        """Undo the latest change in the store (the undo is itself journaled)."""
+    def undo(self, event_id: int | None = None) -> int | None:
+        """Undo this inspector's own latest change (its author and session), journaled.
+
+        A colleague's change, an import or a change from another dashboard is never undone by
+        this; pass its ``event_id`` (see ``store.events()``) to undo it explicitly. The status
+        line says what was undone.
+        """
         try:
-            event = self.store.undo(author=self.author)
+            if event_id is None:
+                undo_id = self.store.undo(author=self.author, session=self.session, source="widget")
+            else:
+                undo_id = self.store.undo(
+                    int(event_id), author=self.author, session=self.session, source="widget"
+                )
         except ValueError as error:
             self.status.value = f'<span class="ea-muted">{html.escape(str(error))}</span>'
             return None
-        self.status.value = f'<span class="ea-muted">undone (event {event})</span>'
-        return event
+        self.status.value = (
+            f'<span class="ea-muted">undid {html.escape(self._describe_undo(undo_id))}</span>'
+        )
+        return undo_id
+
+    def _describe_undo(self, undo_id: int) -> str:
+        """'relabel of s012 (cat → dog), event 17' for the event that ``undo_id`` undid."""
+        event = self.store.event(int(self.store.event(undo_id)["undoes"]))
+        if event["kind"] == "relabel":
+            what = f"relabel of {event['sample_id']} ({event['previous_label']} → {event['label']})"
+        elif event["kind"] in ("flag", "unflag"):
+            what = f"{event['kind']} {event['flag']} of {event['sample_id']}"
+        else:
+            what = f"{event['kind']} on {event['sample_id']}"
+        if isinstance(event["batch"], str) and event["batch"]:
+            what += " with the rest of its batch"
+        return f"{what}, event {event['event_id']}"
 
     def _on_key(self, event: dict) -> None:
         payload = event["new"]

@@ -19,12 +19,15 @@ from erroranalysis.widgets.selection import Selection
 
 __all__ = ["IssueTable"]
 
-#: issue type → (flag column, default sort column, lowest first?)
-ISSUE_TYPES = {
-    "label issues": ("is_label_issue", "label_quality", True),
-    "outliers": ("is_outlier", "outlier_score", False),
-    "near-duplicates": ("is_near_duplicate", "near_duplicate_set", True),
-}
+
+def _issue_table_types() -> dict[str, tuple[str, str, bool]]:
+    """Issue type (plural display name) → (flag column, default sort column, lowest first?),
+    from the registry (:mod:`erroranalysis.analysis.issue_types`)."""
+    from erroranalysis.analysis.issue_types import issue_types
+
+    return {t.plural: (t.flag_column, t.score_column or "", t.ascending) for t in issue_types()}
+
+
 _SCORE_COLUMNS = ("label_quality", "self_confidence", "loss", "outlier_score", "near_duplicate_set")
 _DONE_FLAGS = {"not_an_issue", "reviewed"}
 
@@ -68,10 +71,11 @@ class IssueTable(View):
     ) -> None:
         super().__init__(store, run, selection)
         self.page_size = int(page_size)
-        available = [name for name, (col, _, _) in ISSUE_TYPES.items() if self.data.has(col)]
+        self.issue_types = kinds = _issue_table_types()
+        available = [name for name, (col, _, _) in kinds.items() if self.data.has(col)]
         options = [*available, "all"] if available else ["all"]
-        if issue not in [*ISSUE_TYPES, "all"]:
-            raise ValueError(f"unknown issue type {issue!r}; choose one of {[*ISSUE_TYPES, 'all']}")
+        if issue not in [*kinds, "all"]:
+            raise ValueError(f"unknown issue type {issue!r}; choose one of {[*kinds, 'all']}")
         self.issue = widgets.Dropdown(
             options=options,
             value=issue if issue in options else options[0],
@@ -119,10 +123,11 @@ class IssueTable(View):
 
     def _mask(self) -> np.ndarray:
         frame, n = self.data.frame, self.data.num_samples
-        names = list(ISSUE_TYPES) if self.issue.value == "all" else [self.issue.value]
+        kinds = self.issue_types
+        names = list(kinds) if self.issue.value == "all" else [self.issue.value]
         mask = np.zeros(n, dtype=bool)
         for name in names:
-            column = ISSUE_TYPES[name][0]
+            column = kinds[name][0]
             if column in frame.columns:
                 mask |= frame[column].fillna(False).to_numpy(dtype=bool)
         if self.hide_reviewed.value and self.data.flags:
@@ -133,7 +138,7 @@ class IssueTable(View):
 
     def _filter(self, reset_sort: bool = False) -> None:
         if reset_sort:
-            key = ISSUE_TYPES.get(self.issue.value, ("", "label_quality", True))
+            key = self.issue_types.get(self.issue.value, ("", "label_quality", True))
             self.sort_column = key[1] if self.data.has(key[1]) else ""
             self.descending = not key[2]
         self.rows = np.flatnonzero(self._mask()).astype(np.int64)

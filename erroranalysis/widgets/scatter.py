@@ -1,76 +1,168 @@
-"""Embedding scatter view: the run's 2-D projection (``x``, ``y``) as a plotly Scattergl.
+"""Embedding scatter view: every sample of the run's 2-D projection (``x``, ``y``), in WebGL.
 
-Colour by given label, current label, prediction, correct vs wrong, issue type or a metadata
-slice; click a point → focus; box or lasso → selection. The FigureWidget is made once and only
-mutated inside ``batch_update()`` with float32 / uint8 / uint16 arrays (binary buffers, never
-lists or int64). Past ``max_points`` samples the view degrades gracefully: a density heatmap of
-all points underneath, and the suspects (label issues, outliers, wrong predictions, at most
-``max_points``) as clickable points on top; a box selection still selects every point in the box.
+The front-end is our own small anywidget over regl-scatterplot (the renderer jupyter-scatter is
+built on; source in ``js/scatter/``, bundled into ``widgets/static/scatter.js``). One code path for
+every size up to 1.28M points and beyond:
+
+- positions travel once, as one binary buffer of float32 (8 bytes a point);
+- a colour change sends one uint8 colour slot per point (1 byte a point) and the palette;
+- a click is hit-tested in the page against the positions it already holds and reaches Python as
+  a custom message before anything is redrawn (click → focus → inspector);
+- box and lasso selections come back as uint32 row positions (custom message + buffer) and write
+  the shared :class:`Selection`; selections made elsewhere are highlighted (uint32 positions).
+
+Why not jupyter-scatter's own widget (measured, see BENCHMARKS.md and bench/scatter.py): it keeps
+x, y, colour and opacity in one ``N × 4`` float32 ``points`` array and re-sends all of it on
+every colour change (16 bytes a point, 16 MB at 1M), and its selection event waits for a redraw
+(1.8–3.5 s per click at 1M points in headless Chromium's software WebGL).
 """
 
 from __future__ import annotations
 
 import html
-from types import SimpleNamespace
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import traitlets
 
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import SCAN_HINT, UNLABELLED, Change
-from erroranalysis.widgets._plotly_relay import PlotlyEventRelay
 from erroranalysis.widgets.selection import Selection
 
-__all__ = ["EmbeddingScatter"]
+__all__ = ["EmbeddingScatter", "ScatterCanvas", "normalize_positions"]
+
+logger = logging.getLogger(__name__)
+
+_STATIC = Path(__file__).parent / "static"
 
 _PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
     "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 ]  # fmt: skip
+_UNKNOWN = "#bdbdbd"
 _ISSUE_NAMES = ["no issue", "label issue", "outlier", "near-duplicate"]
 _ISSUE_COLOURS = ["#9e9e9e", "#d62728", "#ff7f0e", "#9467bd"]
 _CORRECT_COLOURS = ["#2ca02c", "#d62728"]
+#: Colour slots one byte can name, the last kept for unknown / missing values.
+_MAX_SLOTS = 255
+_COUNTER = itertools.count(1)
 
 
-def _colorscale(colours: list[str]) -> list[list]:
-    """A stepped colorscale mapping integer code i (cmin=-0.5, cmax=n-0.5) to colours[i]."""
-    n = len(colours)
-    if n == 1:
-        return [[0.0, colours[0]], [1.0, colours[0]]]
-    scale = []
-    for i, colour in enumerate(colours):
-        scale.append([i / n, colour])
-        scale.append([(i + 1) / n, colour])
-    return scale
+def normalize_positions(xy: np.ndarray) -> np.ndarray:
+    """Map a layout into [-1, 1] (WebGL's normalised device coordinates), keeping its aspect.
+
+    Both axes are centred and divided by the same factor (the larger half-range), so distances
+    look as they are in the layout. Non-finite rows stay NaN (they are not drawn).
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        ``(N, 2)`` layout.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 2)`` float32 in [-1, 1].
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    finite = np.isfinite(xy).all(axis=1)
+    out = np.full(xy.shape, np.nan, dtype=np.float32)
+    if not finite.any():
+        return out
+    lo, hi = xy[finite].min(axis=0), xy[finite].max(axis=0)
+    centre = (lo + hi) / 2
+    half = float(np.max(hi - lo)) / 2 or 1.0
+    out[finite] = ((xy[finite] - centre) / (half * 1.02)).astype(np.float32)
+    return out
 
 
-def _in_polygon(xy: np.ndarray, xs: Any, ys: Any) -> np.ndarray:
-    """Which points ``xy`` lie inside the polygon (``xs``, ``ys``): even-odd ray casting."""
-    px = np.asarray(xs, dtype=np.float64)
-    py = np.asarray(ys, dtype=np.float64)
-    x, y = xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64)
-    inside = np.zeros(len(xy), dtype=bool)
-    j = len(px) - 1
-    for i in range(len(px)):
-        crosses = (py[i] > y) != (py[j] > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            at = (px[j] - px[i]) * (y - py[i]) / (py[j] - py[i]) + px[i]
-        inside ^= crosses & (x < at)
-        j = i
-    return inside
+def default_point_size(n: int) -> float:
+    """Point size in pixels that keeps N points readable: 5 px at 10k, 2 px past 500k."""
+    if n <= 20_000:
+        return 5.0
+    if n <= 200_000:
+        return 3.0
+    return 2.0
 
 
-def _small_int(codes: np.ndarray, n: int) -> np.ndarray:
-    """Codes as uint8 (or uint16 past 255 categories): binary buffers, never int64."""
-    codes = np.where(codes < 0, n, codes)  # unknown → an extra grey category
-    return codes.astype(np.uint8 if n < 255 else np.uint16)
+class ScatterCanvas(anywidget.AnyWidget):
+    """The WebGL front-end of :class:`EmbeddingScatter` (regl-scatterplot in an anywidget).
+
+    Synced state (persistent): ``positions`` (float32 bytes, x then y, in [-1, 1]), ``codes``
+    (uint8 bytes, one colour slot per point), ``palette`` (a colour per slot), ``selected``
+    (uint32 bytes of highlighted rows), ``focused`` (a row or -1), ``mouse_mode`` (``"pan"``,
+    ``"lasso"`` or ``"box"``), ``hover_enabled`` and ``tooltip`` (HTML shown at the hovered point).
+
+    One-shot events come from the page as custom messages: ``{"type": "click", "index": i}``,
+    ``{"type": "select", "kind": "box" | "lasso", "polygon": [[x, y], ...]}`` with the selected
+    rows as one uint32 buffer, ``{"type": "deselect"}``, ``{"type": "hover", "index": i}``,
+    ``{"type": "need_ids"}`` and ``{"type": "error", "message": ...}``. The ``simulate_*``
+    methods act as the page does, for tests without a browser.
+    """
+
+    _esm = _STATIC / "scatter.js"
+    positions = traitlets.Bytes(b"").tag(sync=True)
+    codes = traitlets.Bytes(b"").tag(sync=True)
+    palette = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selected = traitlets.Bytes(b"").tag(sync=True)
+    focused = traitlets.Int(-1).tag(sync=True)
+    mouse_mode = traitlets.Enum(["pan", "lasso", "box"], default_value="pan").tag(sync=True)
+    point_size = traitlets.Float(4.0).tag(sync=True)
+    performance_mode = traitlets.Bool(False).tag(sync=True)
+    width = traitlets.Int(560).tag(sync=True)
+    height = traitlets.Int(420).tag(sync=True)
+    hover_enabled = traitlets.Bool(False).tag(sync=True)
+    tooltip = traitlets.Unicode("").tag(sync=True)
+    #: Set by the page after each draw: ``{"points": n, "ms": draw time, "at": epoch ms}``.
+    rendered = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._handlers: list[Callable[[dict, list], None]] = []
+        self.on_msg(self._on_page_message)
+
+    def on_event(self, handler: Callable[[dict, list], None]) -> None:
+        """Call ``handler(message, buffers)`` for every event from the page."""
+        self._handlers.append(handler)
+
+    def _on_page_message(self, _widget: Any, content: Any, buffers: list) -> None:
+        if not isinstance(content, dict):
+            return
+        for handler in list(self._handlers):
+            handler(content, list(buffers or []))
+
+    # -- what the page does, for tests and scripts -----------------------------------------
+    def simulate_click(self, index: int) -> None:
+        """Act as the page does when the user clicks the point at row ``index``."""
+        self._on_page_message(self, {"type": "click", "index": int(index), "n": next(_COUNTER)}, [])
+
+    def simulate_select(
+        self, indices: Any, kind: str = "lasso", polygon: list | None = None
+    ) -> None:
+        """Act as the page does when a box or lasso selects rows ``indices``."""
+        rows = np.asarray(indices, dtype=np.uint32)
+        message = {"type": "select", "kind": kind, "polygon": polygon, "count": len(rows)}
+        self._on_page_message(self, message, [memoryview(rows.tobytes())])
+
+    def simulate_deselect(self) -> None:
+        """Act as the page does on a double click or Escape (clears the selection)."""
+        self._on_page_message(self, {"type": "deselect"}, [])
+
+    def simulate_hover(self, index: int) -> None:
+        """Act as the page does when the mouse rests on row ``index`` (-1: on nothing)."""
+        self._on_page_message(self, {"type": "hover", "index": int(index)}, [])
 
 
 class EmbeddingScatter(View):
-    """Scattergl of the projection, linked to a :class:`Selection`.
+    """WebGL scatter of every sample's 2-D projection, linked to a :class:`Selection`.
 
     Parameters
     ----------
@@ -83,21 +175,24 @@ class EmbeddingScatter(View):
     color_by : str
         ``"label"`` (current), ``"given"``, ``"predicted"``, ``"correct"``, ``"issue"`` or
         ``"slice:<column>"`` for a categorical metadata column.
-    max_points : int
-        Above this many samples, draw a density background plus the suspects only.
     height, width : int
-        Figure size in pixels.
+        Plot size in pixels.
+    point_size : float, optional
+        Point size in pixels (default: by the number of points, 5 px at 10k to 2 px at 1M).
 
     Attributes
     ----------
-    figure : plotly.graph_objects.FigureWidget
-        The one figure (CSS class ``ea-scatter`` on the view).
+    canvas : ScatterCanvas
+        The WebGL front-end (CSS class ``ea-scatter`` on the view; in the page the
+        ``.ea-scatter`` element offers ``eaPointPosition(sampleId)``, see the README).
+    xy : numpy.ndarray or None
+        ``(N, 2)`` float32 layout in the store's coordinates (``None`` before a scan).
+    positions : numpy.ndarray or None
+        The same, normalised to [-1, 1] as the page draws them.
     """
 
     view_name = "scatter"
     css_class = "ea-scatter"
-    #: Up to this many points, hovering shows the sample id.
-    hover_limit = 20_000
 
     def __init__(
         self,
@@ -105,14 +200,11 @@ class EmbeddingScatter(View):
         run: Any = None,
         selection: Selection | None = None,
         color_by: str = "label",
-        max_points: int = 100_000,
         height: int = 420,
         width: int = 560,
+        point_size: float | None = None,
     ) -> None:
         super().__init__(store, run, selection)
-        import plotly.graph_objects as go
-
-        self.max_points = int(max_points)
         data = self.data
         options = [("current label", "label"), ("given label", "given")]
         if data.pred_codes is not None:
@@ -132,41 +224,44 @@ class EmbeddingScatter(View):
         self.color_by.observe(lambda _: self._recolour(), "value")
         self.legend = widgets.HTML()
         self.legend.add_class("ea-scatter-legend")
-        self.figure = go.FigureWidget()
-        self.figure.layout.update(
-            height=int(height),
+        self._hover_callbacks: list[Callable[[str | None], Any]] = []
+        self.hovered: str | None = None
+        self.canvas = ScatterCanvas(
             width=int(width),
-            margin={"l": 10, "r": 10, "t": 10, "b": 10},
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
-            font={"color": "#888"},
-            showlegend=False,
-            uirevision="ea",
-            xaxis={"showgrid": False, "zeroline": False, "showticklabels": False},
-            yaxis={"showgrid": False, "zeroline": False, "showticklabels": False},
-            hovermode="closest",
-            clickmode="event",
+            height=int(height),
+            point_size=float(point_size or default_point_size(data.num_samples)),
+            performance_mode=data.num_samples > 500_000,
         )
-        self.children = [self.message, widgets.HBox([self.color_by, self.legend]), self.figure]
-        self.point_positions: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.degraded = False
-        if not data.has("x", "y"):
-            self.show_message(f"No 2-D projection (x, y) yet: {SCAN_HINT}.")
-            self.xy = None
-            return
-        self.xy = np.column_stack(
-            [
-                pd.to_numeric(data.frame["x"], errors="coerce").to_numpy(
-                    np.float32, na_value=np.nan
-                ),
-                pd.to_numeric(data.frame["y"], errors="coerce").to_numpy(
-                    np.float32, na_value=np.nan
-                ),
-            ]
-        )
-        self._build(go)
+        self.canvas.on_event(self._on_page_event)
+        self.children = [self.message, widgets.HBox([self.color_by, self.legend]), self.canvas]
+        self.xy: np.ndarray | None = None
+        self.positions: np.ndarray | None = None
+        self.load_positions()
 
     # -- building ------------------------------------------------------------------------
+    def load_positions(self) -> None:
+        """(Re)send the layout from the data's ``x``, ``y`` columns (after a new projection)."""
+        data = self.data
+        if not data.has("x", "y"):
+            self.show_message(f"No 2-D projection (x, y) yet: {SCAN_HINT}.")
+            self.xy = self.positions = None
+            self.canvas.positions = b""
+            return
+        self.show_message(None)
+        self.xy = np.column_stack(
+            [
+                pd.to_numeric(data.frame[c], errors="coerce").to_numpy(np.float32, na_value=np.nan)
+                for c in ("x", "y")
+            ]
+        )
+        self.positions = normalize_positions(self.xy)
+        with self.canvas.hold_sync():
+            self._recolour()
+            # planar (x then y): the page takes both columns as views of one buffer, no copy
+            self.canvas.positions = np.ascontiguousarray(self.positions.T).tobytes()
+            self._show_selection(self.data.positions(self.selection.sample_ids))
+            self._show_focus(self.data.position(self.selection.focused))
+
     def _slice_columns(self) -> list[str]:
         frame = self.data.frame
         out = []
@@ -194,107 +289,6 @@ class EmbeddingScatter(View):
             if 1 < uniques <= 40:
                 out.append(str(column))
         return out
-
-    def _suspects(self) -> np.ndarray:
-        data, frame = self.data, self.data.frame
-        mask = np.zeros(data.num_samples, dtype=bool)
-        for column in ("is_label_issue", "is_outlier", "is_near_duplicate"):
-            if column in frame.columns:
-                mask |= frame[column].fillna(False).to_numpy(dtype=bool)
-        wrong = data.wrong()
-        if wrong is not None:
-            mask |= wrong
-        positions = np.flatnonzero(mask)
-        if len(positions) > self.max_points:
-            order = "label_quality" if "label_quality" in frame.columns else None
-            if order is not None:
-                q = frame[order].to_numpy(np.float64, na_value=np.inf)[positions]
-                positions = np.sort(positions[np.argsort(q, kind="stable")[: self.max_points]])
-            else:
-                positions = positions[: self.max_points]
-        return positions.astype(np.int64)
-
-    def _build(self, go: Any) -> None:
-        n = self.data.num_samples
-        fig = self.figure
-        traces = []
-        if n > self.max_points:
-            self.degraded = True
-            finite = np.isfinite(self.xy).all(axis=1)
-            counts, xedges, yedges = np.histogram2d(
-                self.xy[finite, 0], self.xy[finite, 1], bins=200
-            )
-            traces.append(
-                go.Heatmap(
-                    z=np.log1p(counts.T).astype(np.float32),
-                    x=((xedges[:-1] + xedges[1:]) / 2).astype(np.float32),
-                    y=((yedges[:-1] + yedges[1:]) / 2).astype(np.float32),
-                    colorscale=[[0, "rgba(128,128,128,0)"], [1, "rgba(128,128,128,0.9)"]],
-                    showscale=False,
-                    hoverinfo="skip",
-                    name="density",
-                )
-            )
-            self.point_positions = self._suspects()
-            self.show_message(
-                f"{n:,} samples: showing their density, and the {len(self.point_positions):,} "
-                "suspects (issues and wrong predictions) as points; a box selects every point."
-            )
-        else:
-            self.point_positions = np.arange(n, dtype=np.int64)
-        self._identity = not self.degraded
-        pts = self.xy[self.point_positions]
-        marker_size = 4 if len(pts) > 20_000 else 6
-        hover: dict[str, Any] = {"hoverinfo": "none"}
-        if len(pts) <= self.hover_limit:  # sample ids on hover (sent once; ids never change)
-            hover = {
-                "text": self.data.sample_ids[self.point_positions].tolist(),
-                "hovertemplate": "%{text}<extra></extra>",
-            }
-        traces.append(
-            go.Scattergl(
-                x=pts[:, 0],
-                y=pts[:, 1],
-                mode="markers",
-                marker={"size": marker_size, "opacity": 0.8},
-                name="samples",
-                **hover,
-            )
-        )
-        traces.append(
-            go.Scattergl(
-                x=np.zeros(0, np.float32),
-                y=np.zeros(0, np.float32),
-                mode="markers",
-                marker={
-                    "size": marker_size + 5,
-                    "color": "rgba(0,0,0,0)",
-                    "line": {"width": 1.5, "color": "#ff9800"},
-                },
-                hoverinfo="none",
-                name="selection",
-            )
-        )
-        with fig.batch_update():
-            fig.add_traces(traces)
-        base = 1 if self.degraded else 0
-        self.points_trace, self.selection_trace = fig.data[base], fig.data[base + 1]
-        # The focused point is a layout shape, not a trace: restyling any Scattergl trace makes
-        # plotly redraw the whole WebGL scene (100-600 ms for 10k points in software GL, measured
-        # in the browser test), which delayed the inspector's image; a shape relayout does not.
-        finite = self.xy[np.isfinite(self.xy).all(axis=1)]
-        spans = np.ptp(finite, axis=0) if len(finite) else np.ones(2, np.float32)
-        self._focus_radius = (float(spans[0]) * 0.012 or 0.01, float(spans[1]) * 0.012 or 0.01)
-        # Clicks and selections come through the relay, not FigureWidget's own callbacks, which
-        # share one trait with hover events and lose clicks to them (see _plotly_relay).
-        self.relay = PlotlyEventRelay(layout=widgets.Layout(height="0px", overflow="hidden"))
-        self.relay.observe(self._on_relay_event, "event")
-        self.children = [*self.children, self.relay]
-        self._recolour()
-        if self.selection.sample_ids:
-            self.on_selection(self.selection.sample_ids, self.selection.source)
-        if self.selection.focused:
-            self.on_focus(self.selection.focused, self.selection.focus_source)
 
     # -- colours -------------------------------------------------------------------------
     def category_codes(self) -> tuple[np.ndarray, list[str], list[str]]:
@@ -336,87 +330,106 @@ class EmbeddingScatter(View):
             colours = [_PALETTE[i % len(_PALETTE)] for i in range(len(names))]
         return np.asarray(codes), names, colours
 
+    def colour_slots(self) -> tuple[np.ndarray, list[str]]:
+        """One uint8 colour slot per sample and the palette of slots, for the page.
+
+        Up to 254 categories each get a slot; past that (1,000 ImageNet classes) a slot is a
+        colour shared by every category with it, since the palette repeats anyway (and if
+        the categories have more than 254 distinct colours, they fold onto the 20-colour
+        palette). The last slot is grey, for missing or unknown values.
+        """
+        codes, names, colours = self.category_codes()
+        if len(names) < _MAX_SLOTS:
+            palette = [*colours, _UNKNOWN]
+            slots = np.where(codes < 0, len(names), codes)
+        else:
+            distinct = list(dict.fromkeys(colours))
+            if len(distinct) < _MAX_SLOTS:
+                index = {c: i for i, c in enumerate(distinct)}
+                slot_of_code = np.asarray([index[c] for c in colours], dtype=np.int64)
+            else:  # more distinct colours than a byte names: fold onto the standard palette
+                distinct = list(_PALETTE)
+                slot_of_code = np.arange(len(names), dtype=np.int64) % len(_PALETTE)
+            palette = [*distinct, _UNKNOWN]
+            slots = np.where(codes < 0, len(distinct), slot_of_code[np.maximum(codes, 0)])
+        return slots.astype(np.uint8), palette
+
     def _recolour(self) -> None:
         if self.xy is None:
             return
-        codes, names, colours = self.category_codes()
-        n = len(names)
-        palette = [*colours, "#bdbdbd"]  # the extra grey is for unknown codes
-        small = _small_int(codes[self.point_positions], n)
-        with self.figure.batch_update():
-            marker = self.points_trace.marker
-            marker.color = small
-            marker.colorscale = _colorscale(palette)
-            marker.cmin = -0.5
-            marker.cmax = n + 0.5
-        self._codes_cache = codes
+        slots, palette = self.colour_slots()
+        with self.canvas.hold_sync():
+            self.canvas.palette = palette
+            self.canvas.codes = slots.tobytes()
+        _, names, colours = self.category_codes()
         swatches = "".join(
             f'<span style="white-space:nowrap;margin-right:8px;"><span style="display:inline-block;'
             f'width:10px;height:10px;border-radius:5px;background:{c};"></span> {html.escape(name)}</span>'
             for name, c in list(zip(names, colours, strict=False))[:30]
         )
-        more = f" … {n - 30} more" if n > 30 else ""
+        more = f" … {len(names) - 30} more" if len(names) > 30 else ""
         self.legend.value = f'<div style="font-size:11px;line-height:1.6;">{swatches}{more}</div>'
 
-    # -- clicks and selections -----------------------------------------------------------
-    def _row_of_point(self, index: int) -> int:
-        return int(self.point_positions[int(index)])
+    @property
+    def point_codes(self) -> np.ndarray:
+        """The colour slot of every point as the page holds it (uint8)."""
+        return np.frombuffer(self.canvas.codes, dtype=np.uint8)
 
-    def _on_relay_event(self, change: dict[str, Any]) -> None:
-        event = change["new"] or {}
-        kind = event.get("type")
-        traces = list(self.figure.data)
-        points_index = traces.index(self.points_trace)
-        selection_index = traces.index(self.selection_trace)
-        pairs = [(int(trace), int(point)) for trace, point in event.get("points") or []]
+    # -- events from the page ------------------------------------------------------------
+    def _on_page_event(self, message: dict, buffers: list) -> None:
+        kind = message.get("type")
+        if self.xy is None:
+            return
         if kind == "click":
-            # ignore clicks on traces with no points of ours (the density background)
-            for trace, point in pairs:
-                if trace == points_index:
-                    self.focus_position(self._row_of_point(point))
-                    return
-                if trace == selection_index and point < len(self._overlay_positions):
-                    self.focus_position(int(self._overlay_positions[point]))
-                    return
-        elif kind == "selected":
-            selector = None
-            if event.get("range"):
-                selector = SimpleNamespace(
-                    type="box", xrange=event["range"]["x"], yrange=event["range"]["y"]
-                )
-            elif event.get("lasso"):
-                selector = SimpleNamespace(
-                    type="lasso", xs=event["lasso"]["x"], ys=event["lasso"]["y"]
-                )
-            inds = [point for trace, point in pairs if trace == points_index]
-            self._on_points_selected(SimpleNamespace(point_inds=inds), selector)
+            index = int(message.get("index", -1))
+            if 0 <= index < self.data.num_samples:
+                self.focus_position(index)
+        elif kind == "select":
+            rows = (
+                np.frombuffer(bytes(buffers[0]), dtype=np.uint32).astype(np.int64)
+                if buffers
+                else np.zeros(0, dtype=np.int64)
+            )
+            rows = rows[(rows >= 0) & (rows < self.data.num_samples)]
+            self.last_polygon = message.get("polygon")
+            what = "box" if message.get("kind") == "box" else "lasso"
+            self.select_positions(
+                np.sort(rows), description=f"{len(rows):,} points from a scatter {what}"
+            )
         elif kind == "deselect":
-            self._on_deselect()
+            if self.selection.sample_ids:
+                self.selection.select((), source=self.view_name)
+            self.canvas.selected = b""
+        elif kind == "hover":
+            index = int(message.get("index", -1))
+            sid = str(self.data.sample_ids[index]) if 0 <= index < self.data.num_samples else None
+            self.hovered = sid
+            for callback in list(self._hover_callbacks):
+                callback(sid)
+        elif kind == "need_ids":
+            ids = self.data.sample_ids.astype(str)
+            self.canvas.send({"type": "ids"}, buffers=["\0".join(ids).encode("utf-8")])
+        elif kind == "error":
+            self.show_message(f"The scatter failed in the page: {message.get('message')}")
+
+    last_polygon: list | None = None
+
+    def on_hover(self, callback: Callable[[str | None], Any]) -> None:
+        """Call ``callback(sample_id or None)`` when the mouse rests on a point (or leaves).
+
+        Turns hover events on (they cost a scan of the positions in the page per rest, and one
+        small message). Set ``scatter.canvas.tooltip`` to HTML (a thumbnail, say) in the
+        callback to show it beside the point.
+        """
+        self._hover_callbacks.append(callback)
+        self.canvas.hover_enabled = True
 
     def focus_position(self, position: int) -> None:
         """Focus the sample at row ``position`` (as a click on its point does)."""
         sid = str(self.data.sample_ids[position])
-        # Focus first: the inspector's messages then reach the page before the marker moves.
+        # Focus first: the inspector's messages then reach the page before the ring moves.
         self.selection.focus(sid, source=self.view_name)
         self._show_focus(position)
-
-    def _on_points_selected(self, points: Any, selector: Any) -> None:
-        positions = self.point_positions[np.asarray(points.point_inds, dtype=np.int64)]
-        if self.degraded and selector is not None:
-            positions = self._in_selector(selector, positions)
-        if len(positions) == 0 and selector is None:
-            return
-        self.select_positions(positions, description=f"{len(positions)} points from the scatter")
-
-    def _in_selector(self, selector: Any, fallback: np.ndarray) -> np.ndarray:
-        """Every sample inside a box (all points, not only the drawn suspects) or lasso."""
-        x, y = self.xy[:, 0], self.xy[:, 1]
-        if getattr(selector, "type", "") == "box":
-            (x0, x1), (y0, y1) = sorted(selector.xrange), sorted(selector.yrange)
-            return np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
-        if getattr(selector, "type", "") == "lasso":
-            return np.flatnonzero(_in_polygon(self.xy, selector.xs, selector.ys))
-        return fallback
 
     def select_positions(self, positions: np.ndarray, description: str = "") -> None:
         """Select the samples at row ``positions`` (as a box or lasso does)."""
@@ -426,53 +439,29 @@ class EmbeddingScatter(View):
             self.data.ids_at(positions), source=self.view_name, description=description
         )
 
-    def _on_deselect(self) -> None:
-        self._show_selection(np.zeros(0, dtype=np.int64))
-        self.selection.select((), source=self.view_name)
-
     # -- highlights ----------------------------------------------------------------------
-    _overlay_positions = np.zeros(0, dtype=np.int64)
-
     def _show_selection(self, positions: np.ndarray) -> None:
         if self.xy is None:
             return
-        positions = positions[: self.max_points]
-        self._overlay_positions = positions
-        pts = self.xy[positions]
-        with self.figure.batch_update():
-            self.selection_trace.x = pts[:, 0]
-            self.selection_trace.y = pts[:, 1]
+        self.canvas.selected = np.asarray(positions, dtype=np.uint32).tobytes()
 
     def _show_focus(self, position: int | None) -> None:
         if self.xy is None:
             return
-        if position is None or not np.isfinite(self.xy[position]).all():
-            self.figure.layout.shapes = ()
-            return
-        x, y = (float(value) for value in self.xy[position])
-        rx, ry = self._focus_radius
-        self.figure.layout.shapes = (
-            {
-                "type": "circle",
-                "xref": "x",
-                "yref": "y",
-                "x0": x - rx,
-                "x1": x + rx,
-                "y0": y - ry,
-                "y1": y + ry,
-                "line": {"color": "#000", "width": 2},
-                "fillcolor": "rgba(255, 214, 0, 0.6)",
-                "layer": "above",
-            },
-        )
+        self.canvas.focused = -1 if position is None else int(position)
+
+    @property
+    def selected_positions(self) -> np.ndarray:
+        """Rows highlighted in the page (int64)."""
+        return np.frombuffer(self.canvas.selected, dtype=np.uint32).astype(np.int64)
 
     @property
     def focus_marker(self) -> tuple[float, float] | None:
-        """Data coordinates of the focused-point marker, or None when nothing is focused."""
-        if not self.figure.layout.shapes:
+        """Layout coordinates of the focused point's ring, or None when nothing is focused."""
+        if self.xy is None or self.canvas.focused < 0:
             return None
-        shape = self.figure.layout.shapes[0]
-        return ((shape.x0 + shape.x1) / 2, (shape.y0 + shape.y1) / 2)
+        x, y = self.xy[self.canvas.focused]
+        return float(x), float(y)
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
         self._show_selection(self.data.positions(ids))
@@ -483,9 +472,5 @@ class EmbeddingScatter(View):
     def on_change(self, change: Change) -> None:
         if self.xy is None or len(change.label_positions) == 0:
             return
-        if self.color_by.value not in ("label", "correct"):
-            return
-        codes, names, _ = self.category_codes()
-        small = _small_int(codes[self.point_positions], len(names))
-        with self.figure.batch_update():
-            self.points_trace.marker.color = small
+        if self.color_by.value in ("label", "correct"):
+            self._recolour()

@@ -18,6 +18,7 @@ from erroranalysis.analysis.label_issues import (
     InSampleWarning,
     LabelIssues,
     find_label_issues_lean,
+    suggested_codes,
 )
 from tests.analysis.helpers import planted_store
 
@@ -104,25 +105,42 @@ def test_analysis_equals_direct_cleanlab_on_store_arrays(planted):
     assert health["in_sample"] is False
 
 
-def test_suggested_label_is_best_other_class(tmp_path):
+def test_suggested_label_is_the_prediction_only_where_it_disagrees(tmp_path):
     samples = pd.DataFrame(
         {"sample_id": [f"s{i}" for i in range(6)], "label": ["a", "a", "b", "b", "c", "c"]}
     )
     store = ea.Store.create(tmp_path / "s", classes=["a", "b", "c"], samples=samples)
     probs = np.array(
         [
-            [0.1, 0.7, 0.2],
-            [0.8, 0.05, 0.15],
-            [0.2, 0.7, 0.1],
-            [0.3, 0.3, 0.4],
-            [0.1, 0.1, 0.8],
-            [0.6, 0.3, 0.1],
+            [0.1, 0.7, 0.2],  # label a, predicted b -> b
+            [0.8, 0.05, 0.15],  # label a, predicted a -> nothing (not the runner-up c)
+            [0.2, 0.7, 0.1],  # label b, predicted b -> nothing
+            [0.3, 0.3, 0.4],  # label b, predicted c -> c
+            [0.1, 0.1, 0.8],  # label c, predicted c -> nothing
+            [0.6, 0.3, 0.1],  # label c, predicted a -> a
         ],
         dtype=np.float32,
     )
     store.add_run("r", probs)
     fitted = LabelIssues().fit(store, store.run())
-    assert [store.classes[c] for c in fitted.suggested_] == ["b", "c", "a", "c", "a", "a"]
+    assert fitted.suggested_.tolist() == [1, -1, -1, 2, -1, 0]
+    direct = LabelIssues(filter_by="both").fit(store, store.run())
+    assert direct.suggested_.tolist() == fitted.suggested_.tolist()
+    ea.scan(store, analyses=["scores", "label_issues"], progress=False)
+    frame = store.frame()
+    suggested = frame["suggested_label"].astype(object)
+    disagree = frame["predicted_label"].astype(str) != frame["label"].astype(str)
+    assert suggested[~disagree].isna().all()
+    assert (suggested[disagree] == frame["predicted_label"].astype(str)[disagree]).all()
+    assert suggested.iloc[0] == "b" and pd.isna(suggested.iloc[1])
+
+
+def test_suggested_label_ties_follow_argmax():
+    labels = np.array([1, 0, 2])
+    probs = np.array([[0.4, 0.4, 0.2], [0.4, 0.4, 0.2], [0.5, 0.0, 0.5]])
+    # row 0: tie between a (0) and the label b (1): argmax is a, so suggest a;
+    # row 1: tie between the label a and b: argmax is the label, no suggestion.
+    assert suggested_codes(labels, probs).tolist() == [0, -1, 0]
 
 
 def test_in_sample_warns_and_flags_summary(tmp_path):

@@ -124,7 +124,12 @@ def dashboard(chromium, jupyterlab, lab_root, store_info):
         lab.run_notebook(page, jupyterlab, "quickstart.ipynb", timeout=240)
         page.wait_for_selector(".ea-dashboard", timeout=60_000)
         page.wait_for_selector(".ea-dashboard .ea-confusion td.ea-cell", timeout=60_000)
-        lab.wait_for_plotly(page, selector=".ea-dashboard .ea-scatter .js-plotly-plot")
+        page.wait_for_function(
+            "() => { const e = document.querySelector('.ea-dashboard .ea-scatter');"
+            " return e && e.eaScatterState && e.eaScatterState().drawn; }",
+            timeout=120_000,
+        )
+        page.evaluate("() => document.querySelector('.ea-dashboard .ea-scatter').eaLoadIds()")
         page.locator(".ea-dashboard").first.scroll_into_view_if_needed()
         page.evaluate(_INSTRUMENT_JS)
         print(f"[browser] quickstart ready in {time.perf_counter() - started:.1f} s")
@@ -206,30 +211,33 @@ def expected_cell(store, run, given: str, predicted: str) -> set[str]:
     return set(frame.loc[mask, "sample_id"].astype(str))
 
 
+_POSITIONS_JS = """(ids) => { const e = document.querySelector('.ea-dashboard .ea-scatter');
+  return ids.map(id => { const p = e.eaPointPosition(id); return p ? [p.x, p.y] : null; }); }"""
+
+
+def page_positions(page, ids) -> np.ndarray:
+    """Page pixels of each sample's point (NaN outside the view), from ``eaPointPosition``."""
+    got = page.evaluate(_POSITIONS_JS, [str(i) for i in ids])
+    return np.asarray([p if p else [np.nan, np.nan] for p in got], dtype=np.float64)
+
+
 def pick_isolated_points(store, run, page, count: int, min_px: float = 6.0, seed: int = 0):
     """Sample positions whose point on screen is at least ``min_px`` from every other point."""
     from scipy.spatial import cKDTree
 
-    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
-    ax = lab.axis_ranges(plot)
     frame = store.frame(run)
-    xy = frame[["x", "y"]].to_numpy(np.float64)
-    px = (xy[:, 0] - ax["x"][0]) / (ax["x"][1] - ax["x"][0]) * ax["width"]
-    py = (xy[:, 1] - ax["y"][0]) / (ax["y"][1] - ax["y"][0]) * ax["height"]
-    pix = np.column_stack([px, py])
-    dist, _ = cKDTree(pix).query(pix, k=2)
-    inside = (px > 15) & (px < ax["width"] - 15) & (py > 15) & (py < ax["height"] - 15)
-    candidates = np.flatnonzero((dist[:, 1] >= min_px) & inside)
+    pix = page_positions(page, frame["sample_id"].astype(str))
+    seen = np.isfinite(pix).all(axis=1)
+    dist = np.zeros(len(pix))
+    dist[seen] = cKDTree(pix[seen]).query(pix[seen], k=2)[0][:, 1]
+    candidates = np.flatnonzero(seen & (dist >= min_px))
     rng = np.random.default_rng(seed)
     candidates = rng.permutation(candidates)[:300]
-    # only points the user can actually see and hit (not clipped by the view's box)
-    pts = [(float(xy[i, 0]), float(xy[i, 1])) for i in candidates]
-    positions = lab.data_to_page(plot, pts)
-    hittable = plot.evaluate(
-        """(gd, pos) => pos.map(([x, y]) => {
-             const e = document.elementFromPoint(x, y);
-             return !!e && gd.contains(e) && e.classList.contains('nsewdrag'); })""",
-        [list(p) for p in positions],
+    # only points the user can actually see and hit (the canvas is on top there)
+    hittable = page.evaluate(
+        """(pos) => pos.map(([x, y]) => { const e = document.elementFromPoint(x, y);
+             return !!e && e.classList.contains('ea-scatter-gl'); })""",
+        [list(map(float, pix[i])) for i in candidates],
     )
     chosen = candidates[np.asarray(hittable, dtype=bool)][:count]
     return chosen, frame, pix
@@ -305,16 +313,11 @@ def test_confusion_cells_fill_gallery(shot_on_failure, store, store_info):
 def test_scatter_clicks_focus_inspector(shot_on_failure, store, store_info):
     page = shot_on_failure
     run = store_info["run"]
-    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
-    plot.scroll_into_view_if_needed()
-    page.locator(".ea-dashboard").first.scroll_into_view_if_needed()
-    traces = lab.plot_traces(plot)
-    samples = [
-        t for t in traces if t["type"] == "scattergl" and t["x"] and len(t["x"]) == N_SAMPLES
-    ]
-    assert samples, (
-        f"no Scattergl trace with all {N_SAMPLES} points: {[(t['type'], t['name'], len(t['x'] or [])) for t in traces]}"
+    page.locator(".ea-dashboard .ea-scatter").first.scroll_into_view_if_needed()
+    state = page.evaluate(
+        "() => document.querySelector('.ea-dashboard .ea-scatter').eaScatterState()"
     )
+    assert state["points"] == N_SAMPLES, f"the scatter draws {state} of {N_SAMPLES} points"
     chosen, frame, pix = pick_isolated_points(store, run, page, N_SCATTER_CLICKS + 8)
     assert len(chosen) >= N_SCATTER_CLICKS, (
         f"only {len(chosen)} isolated points to click in the scatter"
@@ -328,18 +331,16 @@ def test_scatter_clicks_focus_inspector(shot_on_failure, store, store_info):
         sid = ids[pos]
         before = page.evaluate(_INSPECTOR_STATE_JS)
         focused = position_of.get((before or {}).get("id"))
-        # stay clear of the focused sample's big star marker (plotly picks by marker extent)
         if focused is not None and np.hypot(*(pix[pos] - pix[focused])) < 24:
             continue
         page.evaluate(
             "() => { const e = window.__ea; e.downs = []; e.loads = []; e.clicks = []; e.plots = []; }"
         )
         sent += 1
-        x, y = float(frame["x"].iat[pos]), float(frame["y"].iat[pos])
-        t0 = lab.click_data_point(page, plot, x, y)
+        x, y = (float(v) for v in page_positions(page, [sid])[0])
+        t0 = lab.click_at(page, x, y)
         if USER_LIKE:  # move on across the neighbouring points at once, as a user does
-            ((cx, cy),) = lab.data_to_page(plot, [(x, y)])
-            page.mouse.move(cx + 40, cy + 25, steps=6)
+            page.mouse.move(x + 40, y + 25, steps=6)
         try:
             page.wait_for_function(
                 """([sid, oldSrc]) => {
@@ -473,52 +474,46 @@ def test_relabel_in_inspector(shot_on_failure, store, store_info):
 
 
 def test_box_select_in_scatter(shot_on_failure, store, store_info, jupyterlab):
-    """Box-select with the modebar's select tool, several times, moving the mouse on after each
+    """Box-select with the scatter's box tool, several times, moving the mouse on after each
     as a user does: the gallery shows exactly the points in each box; every selection arrives."""
     page = shot_on_failure
     run = store_info["run"]
-    plot = page.locator(".ea-dashboard .ea-scatter .js-plotly-plot").first
-    plot.scroll_into_view_if_needed()
-    ax = lab.axis_ranges(plot)
+    page.locator(".ea-dashboard .ea-scatter").first.scroll_into_view_if_needed()
+    page.locator(".ea-dashboard .ea-scatter button.ea-scatter-mode-box").first.click()
     frame = store.frame(run)
-    x, y = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
-    # the part of the plot area the user can see (the view's box may clip the figure)
-    left, width, visible_right = plot.evaluate(
-        """(gd) => { const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-             return [r.left, r.width, gd.closest('.ea-scatter').getBoundingClientRect().right]; }"""
-    )
-    vis_w = min(width, visible_right - left)
-    sx = (ax["x"][1] - ax["x"][0]) / ax["width"]
-    sy = (ax["y"][1] - ax["y"][0]) / ax["height"]
-    px = (x - ax["x"][0]) / sx
-    py = (y - ax["y"][0]) / sy
+    ids = frame["sample_id"].astype(str).to_numpy()
+    pix = page_positions(page, ids)
+    box = page.locator(".ea-dashboard .ea-scatter canvas.ea-scatter-gl").first.bounding_box()
     half = 30.0  # boxes of 60 × 60 px around the middle of each class's cluster
-    visible = (px > half + 5) & (px < vis_w - half - 5) & (py > half + 5)
-    visible &= py < ax["height"] - half - 5
+    px, py = pix[:, 0], pix[:, 1]
+    visible = (
+        np.isfinite(px) & (px > box["x"] + half + 5) & (px < box["x"] + box["width"] - half - 5)
+    )
+    visible &= (py > box["y"] + half + 5) & (py < box["y"] + box["height"] - half - 5)
     labels = frame["label"].to_numpy()
     results, lost = [], []
     for cls in store.classes:
         mask = visible & (labels == cls)
         if mask.sum() < 20:
             continue
-        cx, cy = np.median(px[mask]), np.median(py[mask])
-        x0, x1 = ax["x"][0] + (cx - half) * sx, ax["x"][0] + (cx + half) * sx
-        y0, y1 = ax["y"][0] + (cy - half) * sy, ax["y"][0] + (cy + half) * sy
+        cx, cy = float(np.median(px[mask])), float(np.median(py[mask]))
 
-        def inside(margin_px: float, x0=x0, x1=x1, y0=y0, y1=y1) -> set[str]:
-            mx, my = margin_px * abs(sx), margin_px * abs(sy)
-            lo_x, hi_x = min(x0, x1) - mx, max(x0, x1) + mx
-            lo_y, hi_y = min(y0, y1) - my, max(y0, y1) + my
-            m = (x >= lo_x) & (x <= hi_x) & (y >= lo_y) & (y <= hi_y)
-            return set(frame.loc[m, "sample_id"].astype(str))
+        def inside(margin: float, cx=cx, cy=cy) -> set[str]:
+            m = (np.abs(px - cx) <= half + margin) & (np.abs(py - cy) <= half + margin)
+            return set(ids[m])
 
         inner, outer = inside(-2.0), inside(2.0)
         if not inner:
             continue
-        page.evaluate("() => { window.__ea.selected = []; }")
-        lab.box_select(page, plot, x0, x1, y0, y1)
+        page.mouse.move(cx - half - 1, cy - half - 1)
+        page.mouse.down()
+        # regl-scatterplot starts the rectangle at the first move after the button goes down:
+        # make that move land on the box's corner, so the drawn box is the one computed here
+        page.mouse.move(cx - half, cy - half)
+        page.mouse.move(cx + half, cy + half, steps=12)
+        page.mouse.up()
         if USER_LIKE:  # move on across the points at once, as a user does
-            page.mouse.move(left + vis_w * 0.2, ax["height"] * 0.5 + 60, steps=10)
+            page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2, steps=10)
         try:
             page.wait_for_function(
                 """([lo, hi, ids]) => {
@@ -538,7 +533,6 @@ def test_box_select_in_scatter(shot_on_failure, store, store_info, jupyterlab):
                 {
                     "box around": cls,
                     "expected": (len(inner), len(outer)),
-                    "plotly_selected in the page": page.evaluate("() => window.__ea.selected"),
                     "gallery": gallery_state(page)["count"],
                     "python": jupyterlab.kernel_execute(
                         "print(len(dashboard.selection.sample_ids), dashboard.selection.source)"
@@ -546,6 +540,7 @@ def test_box_select_in_scatter(shot_on_failure, store, store_info, jupyterlab):
                 }
             )
         page.keyboard.press("Escape")
+    page.locator(".ea-dashboard .ea-scatter button.ea-scatter-mode-pan").first.click()
     sent = len(results) + len(lost)
     print(f"[browser] box selections: {len(results)}/{sent} arrived: {results}")
     assert sent >= 3, "fewer than 3 boxes could be drawn"

@@ -11,7 +11,7 @@ import pytest
 import erroranalysis as ea
 from erroranalysis.widgets import Dashboard, show
 
-from .helpers import plotly_event, recount, wrong_cell
+from .helpers import recount, wrong_cell
 
 
 def test_show_composes_every_view_with_stable_classes(scanned_store):
@@ -47,17 +47,11 @@ def test_confusion_cell_to_gallery_and_scatter(dashboard):
     assert len(dashboard.selection.sample_ids) == n > 0
     assert set(dashboard.gallery.order_ids()) == set(dashboard.selection.sample_ids)
     assert f">{n}<" in dashboard.gallery.count.value
-    assert len(dashboard.scatter.selection_trace.x) == n
+    assert len(dashboard.scatter.selected_positions) == n
 
 
 def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
-    plotly_event(
-        dashboard.scatter,
-        "plotly_selected",
-        0,
-        [0, 3, 6, 9],
-        selector={"type": "lasso", "selector_state": {"xs": [0, 1, 1], "ys": [0, 0, 1]}},
-    )
+    dashboard.scatter.canvas.simulate_select([0, 3, 6, 9], kind="lasso")
     ids = dashboard.data.sample_ids[[0, 3, 6, 9]].tolist()
     assert set(dashboard.gallery.order_ids()) == set(ids)
     dashboard.gallery.grid.simulate_click(sample_id=dashboard.gallery.page_ids()[1])
@@ -72,7 +66,7 @@ def test_lasso_to_gallery_then_thumbnail_to_inspector(dashboard):
 
 
 def test_point_and_row_to_inspector(dashboard):
-    plotly_event(dashboard.scatter, "plotly_click", 0, [11])
+    dashboard.scatter.canvas.simulate_click(11)
     assert dashboard.inspector.sample_id == dashboard.data.sample_ids[11]
     dashboard.issues.table.simulate_click(row=0)
     assert dashboard.inspector.sample_id == dashboard.issues.table.row_ids[0]
@@ -87,7 +81,7 @@ def test_relabel_updates_every_view_and_undo_restores(dashboard, scanned_store):
     dashboard.scatter.color_by.value = "correct"
     dashboard.selection.select([sid], source="api")
     before = dashboard.confusion.counts.copy()
-    colour_before = int(dashboard.scatter.points_trace.marker.color[pos])
+    colour_before = int(dashboard.scatter.point_codes[pos])
     suggestion = dashboard.inspector.suggestion_labels()[0]
     assert suggestion == frame["predicted_label"].iat[pos]
     dashboard.inspector.suggestions.children[0].click()
@@ -95,7 +89,7 @@ def test_relabel_updates_every_view_and_undo_restores(dashboard, scanned_store):
     np.testing.assert_array_equal(dashboard.confusion.counts, recount(scanned_store, frame))
     assert not np.array_equal(dashboard.confusion.counts, before)
     # scatter colour: wrong → correct
-    assert colour_before == 1 and int(dashboard.scatter.points_trace.marker.color[pos]) == 0
+    assert colour_before == 1 and int(dashboard.scatter.point_codes[pos]) == 0
     # gallery badge and issue table label
     assert "relabeled" in dashboard.gallery.grid.items[0]["badges"]
     row = dashboard.issues.table.row_ids.index(sid)
@@ -103,7 +97,7 @@ def test_relabel_updates_every_view_and_undo_restores(dashboard, scanned_store):
     # undo
     dashboard.inspector.undo_button.click()
     np.testing.assert_array_equal(dashboard.confusion.counts, before)
-    assert int(dashboard.scatter.points_trace.marker.color[pos]) == 1
+    assert int(dashboard.scatter.point_codes[pos]) == 1
     assert "relabeled" not in dashboard.gallery.grid.items[0]["badges"]
 
 
