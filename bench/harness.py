@@ -72,6 +72,7 @@ REGISTRY: dict[str, str] = {
     "memory": "bench.memory",
     "demo": "bench.demo_time",
     "browser": "bench.browser_latency",
+    "gradcam": "bench.gradcam",
 }
 
 #: Wall-clock limit of one module run in a child process (seconds); the environment variable

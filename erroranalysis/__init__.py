@@ -29,6 +29,8 @@ _LAZY = {
     "load_image": ("erroranalysis.ingest.images", "load_image"),
     "scan": ("erroranalysis.analysis.scan", "scan"),
     "compare_runs": ("erroranalysis.analysis.evaluation", "compare_runs"),
+    "explain": ("erroranalysis.analysis.saliency", "explain"),
+    "register_model": ("erroranalysis.ingest.run_model", "register_model"),
     "attach_metric": ("erroranalysis.analysis.scores", "attach_metric"),
     "show": ("erroranalysis.widgets.dashboard", "show"),
     "Selection": ("erroranalysis.widgets.selection", "Selection"),

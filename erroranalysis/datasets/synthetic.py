@@ -99,7 +99,9 @@ class SyntheticDataset(ImageFolderDataset):
         What only the generator knows, for scoring detection: ``sample_id``, ``true_label`` (None
         for outliers), ``given_label``, ``is_label_noise``, ``subgroup`` (None, or a key of
         :data:`SUBGROUPS`), ``is_outlier``, ``outlier_kind``, ``near_duplicate_of`` (the id of
-        the original for a copy, else None) and ``near_duplicate_set`` (-1 when not in a set).
+        the original for a copy, else None) and ``near_duplicate_set`` (-1 when not in a set), and the object's centre and radius
+        as fractions of the image side, ``object_x``, ``object_y``, ``object_radius`` (NaN for
+        outliers).
     parameters : dict
         The generation parameters (and the generation time in seconds, ``seconds``).
     """
@@ -249,6 +251,9 @@ def make_synthetic(
             sample_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xE4, i]))
             if row["copy_of"] is not None:
                 array = _perturb(pixels[row["copy_of"]], sample_rng)
+                for key in ("object_x", "object_y", "object_radius"):
+                    if key in rows[row["copy_of"]]:
+                        row[key] = rows[row["copy_of"]][key]
             elif row["is_outlier"]:
                 array = _render_outlier(row["outlier_kind"], image_size, sample_rng)
             else:
@@ -412,6 +417,10 @@ def _tables(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "outlier_kind": [r["outlier_kind"] for r in ordered],
             "near_duplicate_of": [r["copy_of_id"] for r in ordered],
             "near_duplicate_set": np.array([r["set"] for r in ordered], dtype=np.int64),
+            **{
+                key: np.array([r.get(key, np.nan) for r in ordered], dtype=np.float32)
+                for key in ("object_x", "object_y", "object_radius")
+            },
         }
     )
     return samples, truth
@@ -522,6 +531,8 @@ def _render_shape(row: dict[str, Any], size: int, rng: np.random.Generator) -> n
     margin = r * 1.15 + 1
     cx, cy = (float(v) for v in rng.uniform(margin, size - margin, 2))
     angle = float(rng.uniform(0, 2 * math.pi))
+    # Where the object is, as fractions of the image side (truth only: scores saliency maps).
+    row["object_x"], row["object_y"], row["object_radius"] = cx / size, cy / size, r / size
     mask = _shape_mask(row["true"], size, cx, cy, r, angle)[..., None]
 
     background, bg_value = _background(row["background"], size, rng)

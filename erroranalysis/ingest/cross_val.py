@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from erroranalysis.errors import ErrorAnalysisError, StoreExistsError
-from erroranalysis.ingest import _torch_data
+from erroranalysis.ingest import _torch_data, run_model
 
 if TYPE_CHECKING:
     import torch
@@ -78,6 +78,7 @@ def cross_val_predict(
     weight_decay: float = 0.05,
     label_smoothing: float = 0.1,
     labels: str = "current",
+    save_models: bool = True,
     embeddings: str = "first_fold",
     channels_last: bool = True,
     dtype: str = "float32",
@@ -143,6 +144,9 @@ def cross_val_predict(
         Storage type of the probabilities and embeddings.
     overwrite : bool
         Replace an existing run of the same name.
+    save_models : bool
+        Keep each fold's weights in the run folder (``models/fold-<k>.pt``, float16), so that
+        Grad-CAM explains a sample with the fold model that did not train on it.
 
     Returns
     -------
@@ -237,6 +241,7 @@ def cross_val_predict(
     probs = np.zeros((n, num_classes), dtype=np.float32)
     emb: np.ndarray | None = None
     fold_accuracy: list[float] = []
+    fold_states: list[dict[str, Any]] = []
     try:
         with torch.random.fork_rng(devices=[]):
             for fold in range(folds):
@@ -248,6 +253,8 @@ def cross_val_predict(
                 if bar is not None:
                     bar.set_description(f"fold {fold + 1}/{folds}")
                 trainer.fit(model, train, seed=random_state * 1000 + fold)
+                if save_models:
+                    fold_states.append(run_model.portable_state(model))
                 want = embeddings == "first_fold" and fold == 0
                 asked = np.arange(n) if want else np.concatenate([held_out, unlabelled_positions])
                 fold_probs, fold_emb = trainer.predict(model, asked, num_classes, embed=want)
@@ -304,6 +311,15 @@ def cross_val_predict(
         "fold_accuracy": fold_accuracy,
         "accuracy": round(accuracy, 4),
         "seconds": round(time.perf_counter() - started, 2),
+        "model_source": {
+            "kind": "cross_val",
+            "name": model_name,
+            "model_kwargs": dict(model_kwargs or {}),
+            "image_size": size,
+            "folds": folds,
+            # Sample i is explained by fold model assignment[i] (result "folds"): out of sample.
+            "checkpoints": [f"models/fold-{k}.pt" for k in range(len(fold_states))],
+        },
     }
     result = store.add_run(
         run,
@@ -319,6 +335,8 @@ def cross_val_predict(
         pd.DataFrame({"fold": assignment.astype(np.int16)}),
         parameters={"folds": folds, "random_state": int(random_state)},
     )
+    if fold_states:
+        run_model.save_fold_models(result, fold_states)
     logger.info(
         "cross-validated %s: held-out accuracy %.3f (folds %s) in %.1f s",
         model_name,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from erroranalysis.errors import ErrorAnalysisError, ShapeMismatchError, StoreExistsError
-from erroranalysis.ingest import _torch_data
+from erroranalysis.ingest import _torch_data, run_model
 
 if TYPE_CHECKING:
     import torch
@@ -206,6 +206,13 @@ def predict(
         "seconds": round(seconds, 3),
         "images_per_second": round(computed / seconds, 2) if computed and seconds > 0 else None,
     }
+    # What made the run, so Grad-CAM can load it again (erroranalysis.ingest.run_model).
+    if isinstance(model, str):
+        parameters["model_source"] = run_model.describe_timm(
+            model, pretrained, model_kwargs, parameters["data_config"]
+        )
+    else:
+        parameters["model_source"] = {"kind": "object", "class": type(model).__name__}
     result = store.add_run(
         run,
         probs,
@@ -215,6 +222,8 @@ def predict(
         parameters=parameters,
         overwrite=overwrite,
     )
+    if not isinstance(model, str):
+        run_model.register_model(store, run, module, None if data_config else transform)
     shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         folder.parent.rmdir()  # only when empty
