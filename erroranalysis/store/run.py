@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -114,10 +115,23 @@ class Run:
             "columns": list(table.columns),
         }
         write_text_atomic(folder / f"{name}.json", json.dumps(meta, default=str))
-        order = self.info.setdefault("results", [])
-        if name not in order:
-            order.append(name)
-            write_text_atomic(self.path / "run.json", json.dumps(self.info, indent=2))
+        self._record_result_name(name)
+
+    def _record_result_name(self, name: str) -> None:
+        # Read-modify-write of run.json under an exclusive lock, from the file as it is now: a
+        # handle opened before another handle (or process) saved a result must not write its
+        # stale copy back and drop that result from the list.
+        with open(self.path / ".run.json.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                info = json.loads((self.path / "run.json").read_text())
+                order = info.setdefault("results", [])
+                if name not in order:
+                    order.append(name)
+                    write_text_atomic(self.path / "run.json", json.dumps(info, indent=2))
+                self.info = info
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def load_result(self, name: str) -> pd.DataFrame | None:
         path = self.path / "results" / f"{name}.parquet"
