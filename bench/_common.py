@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -80,14 +78,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def machine_description() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {memory:.0f} GiB, {cpu}, Python {platform.python_version()}"
+    """The CPU, its AVX-512/AMX flags and torch's CPU capability, for beside every time."""
+    import torch  # noqa: F401  (imported so the line names torch's kernels and threads)
+
+    from erroranalysis.machine import machine_description as describe
+
+    return describe()

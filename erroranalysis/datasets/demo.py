@@ -79,6 +79,9 @@ class DemoResult:
         Wall time of each step (``generate``, ``store``, ``train``, ``scan``, ``total``).
     parameters : dict
         The configuration used.
+    machine : dict
+        Where the times were measured (:func:`erroranalysis.machine.machine_info`): CPU model,
+        AVX-512/AMX, torch's CPU capability and threads.
     """
 
     store_path: Path
@@ -89,6 +92,7 @@ class DemoResult:
     detection: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few readable lines: accuracy, planted problems found, timings, where the store is."""
@@ -115,6 +119,10 @@ class DemoResult:
             lines.append("  (no scan: run `erroranalysis scan` to find the planted problems)")
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in self.seconds.items())
         lines.append(f"  time: {timing}")
+        if self.machine:
+            from erroranalysis.machine import machine_description
+
+            lines.append(f"  machine: {machine_description(self.machine)}")
         return "\n".join(lines)
 
 
@@ -221,6 +229,7 @@ def build_demo(
         If ``out_dir`` exists and ``overwrite`` is False, or it exists and is not a demo.
     """
     from erroranalysis.datasets.synthetic import make_synthetic
+    from erroranalysis.machine import machine_info
     from erroranalysis.store import Store
 
     if out_dir is not None and out is not None and Path(out_dir) != Path(out):
@@ -336,6 +345,7 @@ def build_demo(
         detection=detection,
         seconds={k: round(v, 2) for k, v in seconds.items()},
         parameters=parameters,
+        machine=machine_info(),
     )
     record = asdict(result)
     record["store_path"] = str(out_dir.resolve())
@@ -362,6 +372,7 @@ def load_demo_result(path: str | os.PathLike) -> DemoResult | None:
         detection=record.get("detection"),
         seconds=record.get("seconds", {}),
         parameters=record.get("parameters", {}),
+        machine=record.get("machine", {}),
     )
 
 

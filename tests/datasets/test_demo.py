@@ -54,10 +54,14 @@ def test_summary_accuracy_and_detection_recorded(demo):
     assert demo.detection["label_noise"]["planted"] > 0
     text = demo.summary()
     assert "out-of-sample accuracy" in text and "label noise" in text
+    # every time figure names the machine it was measured on (issue 10)
+    assert "machine:" in text and "torch CPU capability" in text
+    assert demo.machine["cores"] >= 1 and demo.machine["torch_capability"]
     record = json.loads((demo.store_path / "demo.json").read_text())
     assert record["parameters"]["n_samples"] == 240 and record["parameters"]["folds"] == 2
     loaded = load_demo_result(demo.store_path)
     assert loaded.accuracy == pytest.approx(demo.accuracy)
+    assert loaded.machine == demo.machine
     assert is_demo_store(demo.store_path)
 
 
