@@ -30,6 +30,7 @@ _LAZY = {
     "scan": ("erroranalysis.analysis.scan", "scan"),
     "compare_runs": ("erroranalysis.analysis.evaluation", "compare_runs"),
     "explain": ("erroranalysis.analysis.saliency", "explain"),
+    "pseudo_label": ("erroranalysis.analysis.pseudo_label", "pseudo_label"),
     "register_model": ("erroranalysis.ingest.run_model", "register_model"),
     "attach_metric": ("erroranalysis.analysis.scores", "attach_metric"),
     "show": ("erroranalysis.widgets.dashboard", "show"),

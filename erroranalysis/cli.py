@@ -19,10 +19,11 @@ __all__ = ["build_parser", "main"]
 
 
 def _verbs() -> list[str]:
+    """Verb names: the modules of ``erroranalysis.commands``, ``_`` spelled ``-``."""
     import erroranalysis.commands as commands
 
     return sorted(
-        info.name
+        info.name.replace("_", "-")
         for info in pkgutil.iter_modules(commands.__path__)
         if not info.name.startswith("_")
     )
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"erroranalysis {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in _verbs():
-        module = importlib.import_module(f"erroranalysis.commands.{verb}")
+        module = importlib.import_module(f"erroranalysis.commands.{verb.replace('-', '_')}")
         sub = subparsers.add_parser(
             verb, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP)
         )

@@ -109,3 +109,7 @@ class NothingToUndoError(ErrorAnalysisError):
 
 class UnknownEventError(ErrorAnalysisError):
     """An event id is not in the journal."""
+
+
+class StalePlanError(ErrorAnalysisError):
+    """A plan (pseudo-labels) was made before the store's labels last changed; make it again."""
