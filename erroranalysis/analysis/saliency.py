@@ -115,7 +115,8 @@ def explain(
     min_grid: int = 4,
     batch_size: int = 16,
     cache: bool = True,
-) -> Explanations:
+    compute: bool = True,
+) -> Explanations | None:
     """Grad-CAM maps for the predicted class and the current label of some samples.
 
     Parameters
@@ -133,10 +134,14 @@ def explain(
         Images per Grad-CAM pass.
     cache : bool
         Read and write maps under the run's ``cache/gradcam/``.
+    compute : bool
+        With False, only read the cache: return None unless every map is cached (a file read,
+        no model is loaded; the inspector uses it on every sample change).
 
     Returns
     -------
-    Explanations
+    Explanations or None
+        None only with ``compute=False`` and a map missing from the cache.
 
     Raises
     ------
@@ -172,6 +177,8 @@ def explain(
         else:
             todo.append(i)
 
+    if todo and not compute:
+        return None
     by_fold: dict[int | None, list[int]] = {}
     for i in todo:
         by_fold.setdefault(folds[i], []).append(i)
@@ -400,7 +407,7 @@ def _grad_cam(
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     except ImportError as error:
         raise ImportError(
-            "Grad-CAM needs the grad-cam package: pip install 'grad-cam>=1.5'"
+            "Grad-CAM needs the optional grad-cam package: pip install 'erroranalysis[gradcam]'"
         ) from error
 
     input_hw = (int(batch.shape[-2]), int(batch.shape[-1]))

@@ -15,7 +15,7 @@ import itertools
 import anywidget
 import traitlets
 
-__all__ = ["GridWidget", "HeatmapWidget", "KeysWidget", "TableWidget"]
+__all__ = ["GridWidget", "HeatmapWidget", "KeysWidget", "TableWidget", "ZoomWidget"]
 
 _COUNTER = itertools.count(1)
 
@@ -298,3 +298,85 @@ class KeysWidget(anywidget.AnyWidget):
     def simulate_key(self, key: str) -> None:
         """Act as the front-end does on a key press (used by tests)."""
         self.key = {"key": key, "n": next(_COUNTER)}
+
+
+class ZoomWidget(anywidget.AnyWidget):
+    """An image at its native resolution in a fixed viewport, with pan and zoom.
+
+    Wheel zooms about the pointer, drag pans, double-click (or the ``fit`` button) fits the image
+    to the viewport, ``1:1`` shows one image pixel per screen pixel. Pan and zoom are CSS
+    transforms in the browser; Python only sends the image once (``src``, a data URL).
+    """
+
+    _esm = """
+    function render({ model, el }) {
+      el.classList.add("ea-zoom");
+      const bar = document.createElement("div");
+      bar.className = "ea-zoom-bar";
+      const view = document.createElement("div");
+      view.className = "ea-zoom-view";
+      const img = document.createElement("img");
+      img.className = "ea-zoom-image";
+      img.draggable = false;
+      view.appendChild(img);
+      const info = document.createElement("span");
+      info.className = "ea-zoom-info";
+      let s = 1, x = 0, y = 0;
+      const apply = () => {
+        img.style.transform = `translate(${x}px, ${y}px) scale(${s})`;
+        info.textContent = `${model.get("natural_width")}×${model.get("natural_height")} px · ${Math.round(s * 100)}%`;
+      };
+      const fit = () => {
+        const w = img.naturalWidth || 1, h = img.naturalHeight || 1;
+        const vw = view.clientWidth || model.get("view_width"), vh = view.clientHeight || model.get("view_height");
+        s = Math.min(vw / w, vh / h); x = (vw - w * s) / 2; y = (vh - h * s) / 2; apply();
+      };
+      const zoomAt = (factor, px, py) => {
+        const next = Math.min(64, Math.max(0.01, s * factor));
+        x = px - (px - x) * (next / s); y = py - (py - y) * (next / s); s = next; apply();
+      };
+      const button = (text, cls, action) => {
+        const b = document.createElement("button");
+        b.textContent = text; b.className = "ea-zoom-" + cls; b.onclick = action; bar.appendChild(b);
+      };
+      button("fit", "fit", fit);
+      button("1:1", "native", () => zoomAt(1 / s, view.clientWidth / 2, view.clientHeight / 2));
+      button("+", "in", () => zoomAt(1.5, view.clientWidth / 2, view.clientHeight / 2));
+      button("−", "out", () => zoomAt(1 / 1.5, view.clientWidth / 2, view.clientHeight / 2));
+      bar.appendChild(info);
+      view.addEventListener("wheel", (e) => {
+        e.preventDefault();
+        const r = view.getBoundingClientRect();
+        zoomAt(Math.exp(-e.deltaY * 0.002), e.clientX - r.left, e.clientY - r.top);
+      }, { passive: false });
+      let drag = null;
+      view.addEventListener("pointerdown", (e) => { drag = [e.clientX - x, e.clientY - y]; view.setPointerCapture(e.pointerId); });
+      view.addEventListener("pointermove", (e) => { if (drag) { x = e.clientX - drag[0]; y = e.clientY - drag[1]; apply(); } });
+      view.addEventListener("pointerup", () => { drag = null; });
+      view.addEventListener("dblclick", fit);
+      const size = () => {
+        view.style.width = model.get("view_width") + "px";
+        view.style.height = model.get("view_height") + "px";
+      };
+      img.onload = fit;
+      const load = () => { size(); img.src = model.get("src"); };
+      model.on("change:src", load);
+      model.on("change:view_width", size);
+      model.on("change:view_height", size);
+      el.appendChild(bar); el.appendChild(view); load();
+    }
+    export default { render };
+    """
+    _css = """
+    .ea-zoom-bar { display: flex; gap: 4px; align-items: center; margin-bottom: 2px; font-size: 11px; }
+    .ea-zoom-info { color: var(--jp-ui-font-color2, #666); margin-left: 6px; }
+    .ea-zoom-view { position: relative; overflow: hidden; cursor: grab; touch-action: none;
+      background: var(--jp-layout-color2, #eee); border: 1px solid var(--jp-border-color1, #ccc); }
+    .ea-zoom-image { position: absolute; left: 0; top: 0; transform-origin: 0 0;
+      image-rendering: pixelated; max-width: none; user-select: none; }
+    """
+    src = traitlets.Unicode("").tag(sync=True)
+    natural_width = traitlets.Int(0).tag(sync=True)
+    natural_height = traitlets.Int(0).tag(sync=True)
+    view_width = traitlets.Int(480).tag(sync=True)
+    view_height = traitlets.Int(360).tag(sync=True)

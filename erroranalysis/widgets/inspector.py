@@ -6,25 +6,38 @@ dropdown (``ea-relabel-choice``) and the apply button (``ea-relabel-apply``), or
 suggestion (``ea-suggestion``); mark "not an issue", "weak spot" (with a reason), add a note,
 undo the latest change, step through the selection with previous / next.
 
+Grad-CAM (``ea-saliency-compute``): the maps of the run's model for the predicted class and for
+the current label, side by side (``ea-saliency``), as heat maps or laid over the image (the
+``ea-saliency-overlay`` toggle, trait ``saliency_overlay``). They are computed only on the button
+(:func:`erroranalysis.explain`, which caches them in the run folder); on a sample change the maps
+are shown when they are already cached. A run without a loadable model gets a one-line message.
+
+Zoom (``ea-zoom-toggle``, trait ``show_zoom``): the original image file at its native resolution
+with pan (drag) and zoom (wheel, buttons) in the browser.
+
 Keyboard shortcuts while the pointer is over the dashboard: ← / → previous / next, 1–9 apply
 suggestion 1–9, ``n`` not an issue, ``w`` weak spot, ``u`` undo.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import traitlets
 
 from erroranalysis.analysis.issue_types import issue_types
+from erroranalysis.errors import ErrorAnalysisError
 from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
-from erroranalysis.widgets._frontend import KeysWidget
+from erroranalysis.widgets._frontend import KeysWidget, ZoomWidget
 from erroranalysis.widgets.selection import Selection
 from erroranalysis.widgets.thumbnails import ThumbnailCache
 
@@ -40,6 +53,8 @@ _SCORE_ORDER = (
     "near_duplicate_set",
     "label_issue_rank",
 )
+# Image formats a browser shows as they are; other files are converted to PNG for the zoom view.
+_BROWSER_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".gif": "gif", ".webp": "webp"}
 _KEYS = ["ArrowLeft", "ArrowRight", "n", "w", "u", *[str(i) for i in range(1, 10)]]
 
 
@@ -84,6 +99,8 @@ class Inspector(View):
 
     view_name = "inspector"
     css_class = "ea-inspector"
+    saliency_overlay = traitlets.Bool(True, help="lay the Grad-CAM maps over the image")
+    show_zoom = traitlets.Bool(False, help="show the original image with pan and zoom")
 
     def __init__(
         self,
@@ -170,6 +187,8 @@ class Inspector(View):
             hint="keys (pointer over the dashboard): ←/→ previous/next · 1–9 suggestion · n not an issue · w weak spot · u undo",
         )
         self.shortcuts.observe(self._on_key, "key")
+        self._build_saliency()
+        self._build_zoom()
         self.controls = widgets.VBox(
             [
                 widgets.HBox([self.choice, self.apply_button]),
@@ -188,10 +207,156 @@ class Inspector(View):
                 [self.image, self.details], layout=widgets.Layout(align_items="flex-start")
             ),
             self.controls,
+            self.saliency,
+            self.zoom_box,
             self.history_html,
         ]
         self.position: int | None = None
         self.on_focus(self.selection.focused, self.selection.focus_source)
+
+    # -- Grad-CAM and zoom ---------------------------------------------------------------
+    def _build_saliency(self) -> None:
+        self.saliency_button = widgets.Button(
+            description="Grad-CAM",
+            icon="eye",
+            tooltip="compute what the model looked at for the predicted class and the label",
+        )
+        self.saliency_button.add_class("ea-saliency-compute")
+        self.saliency_button.on_click(lambda _: self.compute_saliency())
+        self.overlay_toggle = widgets.ToggleButton(
+            value=self.saliency_overlay, description="overlay", tooltip="maps over the image"
+        )
+        self.overlay_toggle.add_class("ea-saliency-overlay")
+        widgets.link((self.overlay_toggle, "value"), (self, "saliency_overlay"))
+        self.saliency_status = widgets.HTML()
+        self.saliency_status.add_class("ea-saliency-status")
+        size = f"{max(96, self.image_size * 3 // 4)}px"
+        self.saliency_images = [
+            widgets.Image(format="png", layout=widgets.Layout(width=size, height=size))
+            for _ in range(2)
+        ]
+        self.saliency_captions = [widgets.HTML() for _ in range(2)]
+        panes = []
+        for which, image, caption in zip(
+            ("predicted", "given"), self.saliency_images, self.saliency_captions, strict=True
+        ):
+            image.add_class(f"ea-saliency-{which}")
+            panes.append(widgets.VBox([caption, image]))
+        self.saliency_maps = widgets.HBox(panes, layout=widgets.Layout(display="none"))
+        self.saliency_maps.add_class("ea-saliency")
+        self.saliency = widgets.VBox(
+            [
+                widgets.HBox([self.saliency_button, self.overlay_toggle, self.saliency_status]),
+                self.saliency_maps,
+            ]
+        )
+        self.explanation: Any = None
+        self.observe(lambda _: self._render_saliency(), "saliency_overlay")
+
+    def _build_zoom(self) -> None:
+        self.zoom_toggle = widgets.ToggleButton(
+            value=self.show_zoom,
+            description="zoom",
+            icon="search-plus",
+            tooltip="the original image at native resolution (wheel: zoom, drag: pan)",
+        )
+        self.zoom_toggle.add_class("ea-zoom-toggle")
+        widgets.link((self.zoom_toggle, "value"), (self, "show_zoom"))
+        self.zoom = ZoomWidget(layout=widgets.Layout(display="none"))
+        self.zoom_status = widgets.HTML()
+        self.zoom_status.add_class("ea-zoom-status")
+        self.zoom_box = widgets.VBox(
+            [widgets.HBox([self.zoom_toggle, self.zoom_status]), self.zoom]
+        )
+        self._zoom_shown: str | None = None
+        self.observe(lambda _: self._render_zoom(), "show_zoom")
+
+    def compute_saliency(self) -> Any:
+        """Compute (or read from the cache) the Grad-CAM maps of the focused sample and show them.
+
+        Returns the :class:`~erroranalysis.analysis.saliency.Explanations`, or None when the run
+        has no loadable model (the reason is shown in ``saliency_status``).
+        """
+        sid = self._need_focus()
+        self.explanation = None
+        self.saliency_status.value = '<span class="ea-muted">computing Grad-CAM…</span>'
+        try:
+            self.explanation = self._explain(sid, compute=True)
+        except (ImportError, ErrorAnalysisError) as error:
+            self.saliency_status.value = _one_line(f"Grad-CAM unavailable: {error}")
+        self._render_saliency()
+        return self.explanation
+
+    def _explain(self, sample_id: str, compute: bool) -> Any:
+        from erroranalysis.analysis.saliency import explain
+
+        if self.data.run is None:
+            raise ErrorAnalysisError("the store has no run, so there is no model to explain")
+        return explain(self.store, [sample_id], run=self.data.run, compute=compute)
+
+    def _saliency_on_focus(self) -> None:
+        """Show cached maps of the new sample (a file read); never compute on a sample change."""
+        self.explanation = None
+        self.saliency_status.value = ""
+        sid = self.sample_id
+        if sid is not None and self.data.run is not None:
+            try:
+                self.explanation = self._explain(sid, compute=False)
+            except (ImportError, ErrorAnalysisError):
+                self.explanation = None  # the button says why
+        self._render_saliency()
+
+    def _render_saliency(self) -> None:
+        self.saliency_button.disabled = self.position is None
+        shown = self.explanation
+        if shown is None or shown.sample_ids != [self.sample_id]:
+            self.saliency_maps.layout.display = "none"
+            return
+        from erroranalysis.analysis.saliency import overlay
+
+        alpha = 0.5 if self.saliency_overlay else 1.0
+        labels = {"predicted": shown.predicted[0], "given": shown.given[0]}
+        maps = {"predicted": shown.predicted_maps[0], "given": shown.given_maps[0]}
+        for which, image, caption in zip(
+            ("predicted", "given"), self.saliency_images, self.saliency_captions, strict=True
+        ):
+            title = "predicted" if which == "predicted" else "label"
+            if labels[which] is None:
+                caption.value = f'<span class="ea-muted">{title}: unlabelled, no map</span>'
+                image.layout.visibility = "hidden"
+                continue
+            caption.value = f"<b>{title}</b>: {html.escape(labels[which])}"
+            image.value = _png(overlay(shown.images[0], maps[which], alpha))
+            image.layout.visibility = None
+        fold = shown.folds[0] if shown.folds else None
+        where = f"layer {shown.layers[0]}" + (f", fold {fold} model" if fold is not None else "")
+        self.saliency_status.value = (
+            f'<span class="ea-muted">Grad-CAM at {html.escape(where)}</span>'
+        )
+        self.saliency_maps.layout.display = None
+
+    def _render_zoom(self) -> None:
+        sid = self.sample_id
+        if not self.show_zoom or sid is None:
+            self.zoom.layout.display = "none"
+            self.zoom_status.value = ""
+            return
+        if self._zoom_shown != sid:
+            self._zoom_shown = None
+            try:
+                src, (width, height) = _data_url(self.store.image_path(sid))
+            except (OSError, ValueError, ErrorAnalysisError) as error:
+                self.zoom.layout.display = "none"
+                self.zoom_status.value = _one_line(f"cannot open the image: {error}")
+                return
+            self.zoom.natural_width, self.zoom.natural_height = width, height
+            self.zoom.src = src
+            self._zoom_shown = sid
+            self.zoom_status.value = (
+                f'<span class="ea-muted">{width}×{height} px original · wheel: zoom, drag: pan, '
+                "double-click: fit</span>"
+            )
+        self.zoom.layout.display = None
 
     # -- rendering -----------------------------------------------------------------------
     @property
@@ -202,6 +367,11 @@ class Inspector(View):
     def on_focus(self, sample_id: str | None, source: str) -> None:
         self.position = self.data.position(sample_id)
         self._render()
+        self._after_focus()
+
+    def _after_focus(self) -> None:
+        self._saliency_on_focus()
+        self._render_zoom()
 
     def _top_k(self, pos: int) -> list[tuple[str, float]]:
         run = self.data.run
@@ -385,6 +555,7 @@ class Inspector(View):
         """Show ``sample_id`` here and tell the other views."""
         self.position = self.data.position(sample_id)
         self._render()
+        self._after_focus()
         self.selection.focus(sample_id, source=self.view_name)
 
     # -- actions -------------------------------------------------------------------------
@@ -509,6 +680,40 @@ class Inspector(View):
             return
         if change.flags_changed or np.isin(self.position, change.touched_positions):
             self._render()
+            self._saliency_on_focus()  # a new label needs its own map (cached or on the button)
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
         self._update_nav()
+
+
+def _one_line(text: str) -> str:
+    """A message as one muted HTML line (the first line of a long error)."""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return f'<span class="ea-muted ea-one-line">{html.escape(first)}</span>'
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _data_url(path: Any) -> tuple[str, tuple[int, int]]:
+    """The image file as a data URL (as it is when a browser can show it, else PNG), and its size."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(path)
+    with Image.open(path) as image:
+        size = image.size
+        kind = _BROWSER_FORMATS.get(path.suffix.lower())
+        if kind is None:
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="PNG")
+            raw, kind = buffer.getvalue(), "png"
+        else:
+            raw = path.read_bytes()
+    return f"data:image/{kind};base64,{base64.b64encode(raw).decode('ascii')}", size
