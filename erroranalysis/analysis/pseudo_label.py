@@ -279,6 +279,35 @@ class PseudoLabeler:
             }
         )
 
+    def near_threshold(
+        self, name: str, threshold: float | None, count: int = 8
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The unlabelled samples predicted as ``name`` just above and just below a threshold.
+
+        For spot checks: ``above`` are the least confident samples the threshold would label
+        (lowest score first), ``below`` the most confident ones it would not (highest first).
+        ``threshold=None`` puts every candidate below.
+
+        Returns
+        -------
+        above, below : DataFrame
+            ``sample_id, score`` each, at most ``count`` rows.
+        """
+        store = self._store
+        code = store.class_index[name]
+        rows = np.flatnonzero(self.candidates_ & (self.predicted_ == code))
+        rows = rows[np.argsort(self.confidence_[rows], kind="stable")]  # lowest score first
+        scores = self.confidence_[rows]
+        cut = len(rows) if threshold is None else int(np.searchsorted(scores, threshold, "left"))
+        ids = np.asarray(store.sample_ids)
+
+        def table(picked: np.ndarray) -> pd.DataFrame:
+            return pd.DataFrame(
+                {"sample_id": ids[picked], "score": self.confidence_[picked].astype(np.float64)}
+            )
+
+        return table(rows[cut : cut + count]), table(rows[max(cut - count, 0) : cut][::-1])
+
     def accept(
         self,
         thresholds: dict[str, float] | None = None,

@@ -68,6 +68,9 @@ class Dashboard(widgets.VBox):
         The views (each also usable on its own).
     export : ExportPanel or None
         Hands the selection or the relabel candidates to annotators (the "export" tab).
+    pseudo : PseudoLabelPanel or None
+        Per-class pseudo-label thresholds and Accept (the "pseudo-labels" tab; None without a
+        run).
     selection : Selection
         The shared selection.
     """
@@ -137,6 +140,15 @@ class Dashboard(widgets.VBox):
         pages = [("issues", self.issues), ("slices", self.slices)]
         if self.export is not None:
             pages.append(("export", self.export))
+        self.pseudo = None
+        if self.data.run is not None:
+            from erroranalysis.widgets.pseudo_label import PseudoLabelPanel
+
+            self.pseudo = PseudoLabelPanel(
+                self.store, run=run_name, author=self.author, session=self.session,
+                thumbnails=self.thumbnails,
+            )  # fmt: skip
+            pages.append(("pseudo-labels", self.pseudo))
         tabs = widgets.Tab(children=[page for _, page in pages])
         for i, (title, _) in enumerate(pages):
             tabs.set_title(i, title)
@@ -227,7 +239,16 @@ class Dashboard(widgets.VBox):
         self._build(run)
 
     def _close_views(self) -> None:
-        for name in ("confusion", "scatter", "gallery", "inspector", "issues", "slices", "export"):
+        for name in (
+            "confusion",
+            "scatter",
+            "gallery",
+            "inspector",
+            "issues",
+            "slices",
+            "export",
+            "pseudo",
+        ):
             view = getattr(self, name, None)
             if view is not None:
                 view.close()
