@@ -89,6 +89,14 @@ class PseudoLabelPanel(widgets.VBox):
         self.undo_button.on_click(lambda _: self.undo())
         self.total = widgets.HTML()
         self.status = widgets.HTML()
+        for widget, css in (
+            (self.plan_button, "ea-pseudo-plan"),
+            (self.accept_button, "ea-pseudo-accept"),
+            (self.undo_button, "ea-pseudo-undo"),
+            (self.total, "ea-pseudo-total"),
+            (self.status, "ea-pseudo-status"),
+        ):
+            widget.add_class(css)
         self.rows = widgets.VBox()
         self.spot_class = widgets.Dropdown(description="spot check", options=[])
         self.spot_class.observe(lambda _: self._render_spot(), names="value")
@@ -137,8 +145,9 @@ class PseudoLabelPanel(widgets.VBox):
             slider = widgets.IntSlider(
                 value=chosen, min=-1, max=max(len(curve["threshold"]) - 1, -1),
                 description=str(name), readout=False, continuous_update=True,
-                layout=widgets.Layout(width="320px"),
+                layout=widgets.Layout(width="320px", min_width="320px"),
             )  # fmt: skip
+            slider.add_class("ea-pseudo-slider")
             readout = widgets.HTML()
             slider.observe(lambda _, n=name: self._update(n), names="value")
             self.sliders[name], self._readouts[name] = slider, readout
@@ -146,7 +155,10 @@ class PseudoLabelPanel(widgets.VBox):
         self.rows.children = rows
         for name in self.sliders:
             self._update(name, spot=False)
+        previous = self.spot_class.value
         self.spot_class.options = list(self.sliders)
+        names = list(self.sliders)
+        self.spot_class.value = previous if previous in names else (names[0] if names else None)
         self.accept_button.disabled = False
         self._render_spot()
 

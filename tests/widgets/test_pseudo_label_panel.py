@@ -52,6 +52,7 @@ def test_accept_writes_the_sliders_thresholds_and_undo_reverts(tmp_path):
     flagged = store.flags().query("flag == @PSEUDO_FLAG")["sample_id"]
     assert not (store.labels()[flagged].astype(str) == "eel").any()
     assert "pseudo-labelled" in panel.status.value
+    assert panel.spot_class.value is not None and "just above" in panel.spot.value
     # a colleague's later change is not what the panel's undo reverts
     other = store.sample_ids[~store.is_labelled()][0]
     store.relabel(other, "ant", author="bob")
