@@ -26,14 +26,15 @@ from erroranalysis.analysis._common import current_codes, predicted_codes
 from erroranalysis.analysis.base import AnalysisError, iter_float32_chunks
 from erroranalysis.analysis.label_issues import InSampleWarning
 from erroranalysis.errors import StalePlanError
+from erroranalysis.store.store import PSEUDO_FLAG, PSEUDO_SOURCE
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
 
 __all__ = ["PSEUDO_FLAG", "PseudoLabeler", "pseudo_label", "wilson_interval"]
 
-#: The flag every accepted pseudo-label carries (its note keeps the score).
-PSEUDO_FLAG = "pseudo_labelled"
+# PSEUDO_FLAG: the flag every accepted pseudo-label carries (its note keeps the score). The
+# store owns the name: a relabel by a person (any other source) removes the flag.
 
 _CURVE_KEYS = ("threshold", "support", "correct", "precision", "lower", "upper", "yield")
 
@@ -358,7 +359,7 @@ class PseudoLabeler:
                     "note": f"{score:.6f}",
                 }
             )
-        return store.apply_events(events, source="pseudo", author=author, session=session)
+        return store.apply_events(events, source=PSEUDO_SOURCE, author=author, session=session)
 
     def summary(self) -> str:
         """The per-class plan as text (what the CLI prints)."""

@@ -44,9 +44,12 @@ from erroranalysis.store.identity import default_author, new_session_id, normali
 from erroranalysis.store.journal import Journal
 from erroranalysis.store.run import Run
 
-__all__ = ["FORMAT_VERSION", "Store"]
+__all__ = ["FORMAT_VERSION", "PSEUDO_FLAG", "PSEUDO_SOURCE", "Store"]
 
 FORMAT_VERSION = 1
+#: The flag and journal source of accepted pseudo-labels (``ea.pseudo_label(...).accept()``).
+PSEUDO_FLAG = "pseudo_labelled"
+PSEUDO_SOURCE = "pseudo"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 logger = logging.getLogger(__name__)
 
@@ -398,6 +401,9 @@ class Store:
         ``label`` / ``flag`` / ``note`` as the kind needs; ``author`` and ``note`` are optional.
         An event without an author gets ``author``, else the store's default author (the
         operating-system user); ``session`` defaults to this handle's session.
+        A relabel of a pseudo-labelled sample from any other source than ``"pseudo"`` (a
+        person, an import) also removes its ``pseudo_labelled`` flag, in the same batch, so
+        undoing the relabel brings the pseudo-label back whole.
         Returns the new event ids once committed.
         """
         self._check_writable()
@@ -406,6 +412,8 @@ class Store:
         # one vectorised look-up names every unknown sample id of the batch at once
         self.positions([str(event.get("sample_id")) for event in events])
         checked = [self._check_event(event) for event in events]
+        if source != PSEUDO_SOURCE:
+            checked = self._unflag_pseudo_labels(checked)
         for event in checked:
             if "author" in event:
                 event["author"] = normalise_author(event["author"])
@@ -418,6 +426,41 @@ class Store:
         )
         self._after_write()
         return event_ids
+
+    def _flag_is_set(self, sample_id: str, flag: str) -> bool:
+        entries = self._flag_events.get((sample_id, flag), ())
+        live = [entry for entry in entries if entry[0] not in self._undone]
+        return bool(live) and live[-1][1] == "flag"
+
+    def _unflag_pseudo_labels(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Follow each relabel of a pseudo-labelled sample by the removal of its flag."""
+        if not any(event["kind"] == "relabel" for event in events):
+            return events
+        handled = {
+            event["sample_id"]
+            for event in events
+            if event["kind"] in ("flag", "unflag") and event.get("flag") == PSEUDO_FLAG
+        }
+        out: list[dict[str, Any]] = []
+        for event in events:
+            out.append(event)
+            sample_id = event["sample_id"]
+            if (
+                event["kind"] == "relabel"
+                and sample_id not in handled
+                and self._flag_is_set(sample_id, PSEUDO_FLAG)
+            ):
+                handled.add(sample_id)
+                unflag = {
+                    "kind": "unflag",
+                    "sample_id": sample_id,
+                    "flag": PSEUDO_FLAG,
+                    "note": "labelled by a person; no longer a pseudo-label",
+                }
+                if event.get("author"):
+                    unflag["author"] = event["author"]
+                out.append(unflag)
+        return out
 
     def relabel(
         self,

@@ -176,3 +176,45 @@ def test_overrides_change_the_selection_and_curves_match(tmp_path):
     with pytest.raises(AnalysisError, match="not one of the classes"):
         plan.selection({"cow": 0.5})
     assert "cat" in plan.summary() and "global" in plan.summary()
+
+
+def test_a_human_relabel_clears_the_pseudo_flag_and_its_undo_restores_it(tmp_path):
+    store, _ = make(tmp_path, n=4000)
+    plan = ea.pseudo_label(store, target_precision=0.95)
+    plan.accept()
+    chosen = plan.selection()["sample_id"].tolist()
+    wrong, confirmed, imported = chosen[0], chosen[1], chosen[2]
+
+    def pseudo_flagged() -> set[str]:
+        flags = store.flags()
+        return set(flags.loc[flags["flag"] == PSEUDO_FLAG, "sample_id"])
+
+    other = next(c for c in CLASSES if c != store.labels()[wrong])
+    event_id = store.relabel(wrong, other, author="ann", source="widget")
+    assert wrong not in pseudo_flagged() and store.labels()[wrong] == other
+    # the flag's removal is journaled with the relabel, in its batch
+    history = store.history(wrong)
+    unflag = history[history["kind"] == "unflag"].iloc[-1]
+    assert unflag["author"] == "ann" and unflag["source"] == "widget"
+    relabel = store.event(event_id)
+    assert relabel["batch"] and relabel["batch"] == store.event(int(unflag["event_id"]))["batch"]
+    # a human confirming the pseudo-label makes it a human label too
+    store.relabel(confirmed, store.labels()[confirmed], author="ann")
+    assert confirmed not in pseudo_flagged()
+    # relabels in a batch (an import) clear it too
+    store.apply_events(
+        [{"kind": "relabel", "sample_id": imported, "label": other}], source="import:csv:x"
+    )
+    assert imported not in pseudo_flagged()
+    # the sample counts as labelled evidence again, not as a pseudo-label
+    fresh = ea.pseudo_label(store, target_precision=0.95)
+    assert fresh.table_["predicted_labelled"].sum() > plan.table_["predicted_labelled"].sum()
+
+    store.undo(event_id)  # undoing the human relabel brings the pseudo-label back, flag and all
+    assert wrong in pseudo_flagged() and store.labels()[wrong] == chosen_label(plan, wrong)
+    assert len(pseudo_flagged()) == len(chosen) - 2
+
+
+def chosen_label(plan, sample_id):
+    selection = plan.selection().set_index("sample_id")
+    return selection.loc[sample_id, "label"]
