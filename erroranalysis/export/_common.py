@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from erroranalysis.errors import ErrorAnalysisError, describe
+from erroranalysis.store.validation import is_url
 
 EXPORTS_FOLDER = "exports"
 RECORD_VERSION = 1
@@ -203,10 +204,6 @@ def now_iso() -> str:
 # --------------------------------------------------------------------------- image references
 
 
-def is_url(value: str) -> bool:
-    return "://" in value[:16] or value.startswith(("data:", "/data/"))
-
-
 def _inside(root: str, path: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -219,8 +216,9 @@ def absolute_image_path(image_root: str | None, raw: str, resolve: bool = False)
     reading a file).
     """
     if image_root is None:
-        full = raw if os.path.isabs(raw) else os.path.abspath(raw)
-        return os.path.realpath(full) if resolve else os.path.normpath(full)
+        if not os.path.isabs(raw):  # a relative path needs a root; never the current folder
+            return None
+        return os.path.realpath(raw) if resolve else os.path.normpath(raw)
     full = os.path.join(image_root, raw)
     full = os.path.realpath(full) if resolve else os.path.normpath(full)
     return full if _inside(image_root, full) else None

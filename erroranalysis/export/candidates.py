@@ -253,7 +253,8 @@ def _image_sizes(store, frame: pd.DataFrame) -> tuple[list, list]:
         return [None] * len(frame), [None] * len(frame)
     from PIL import Image
 
-    from erroranalysis.export._common import absolute_image_path, is_url
+    from erroranalysis.export._common import absolute_image_path
+    from erroranalysis.store.validation import is_url
 
     root = None if store.image_root is None else os.path.realpath(store.image_root)
     widths, heights = [], []

@@ -30,6 +30,7 @@ from erroranalysis.errors import (
     describe,
 )
 from erroranalysis.ingest.images import DEFAULT_MAX_PIXELS, check_images
+from erroranalysis.store.validation import is_url
 
 if TYPE_CHECKING:
     from erroranalysis.store import Store
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 SKIPPED_FILE = "skipped.csv"
-_URL_PREFIXES = ("http://", "https://", "s3://", "gs://")
 
 
 class ManifestError(ErrorAnalysisError):
@@ -248,7 +248,7 @@ def manifest_samples(
                 "fill them in or remove those rows"
             )
     paths = table[path_column].astype(str).str.strip()
-    urls = paths.str.startswith(_URL_PREFIXES)
+    urls = paths.map(is_url).astype(bool)
     if urls.any():
         raise ManifestError(
             f"{source}: image URLs are not supported by ingest ({what} "

@@ -146,6 +146,8 @@ class Store:
             ``split``, and any metadata columns.
         image_root : path-like, optional
             Folder that relative image paths are resolved against; paths may not escape it.
+            Without it, relative paths are resolved once, now, against the current folder, which
+            is recorded as the image root (so the store finds its images from any folder).
         overwrite : bool
             Replace an existing store at ``path``.
 
@@ -198,10 +200,21 @@ class Store:
             )
         validation.check_labels(labels[~unlabelled], table["sample_id"][~unlabelled], classes)
         root = None if image_root is None else Path(image_root).resolve()
+        implicit_root = False
         if "path" in table.columns:
+            relative = table["path"].map(validation.is_relative_file).astype(bool)
             table["path"] = table["path"].astype(str)
+            if root is None and relative.any():
+                # Relative paths are resolved once, here, against the current folder, which
+                # becomes the image root: opening the store from another folder finds the same
+                # images, and '..' escapes are refused as with an explicit root.
+                root = Path.cwd().resolve()
+                implicit_root = True
             validation.check_paths(
-                table["path"], table["sample_id"], None if root is None else str(root)
+                table["path"],
+                table["sample_id"],
+                None if root is None else str(root),
+                implicit=implicit_root,
             )
         codes = pd.Categorical(labels, categories=classes).codes.astype(np.int32)  # None -> -1
         table["given_label"] = labels
@@ -328,6 +341,12 @@ class Store:
         if validation.is_url(path):
             return path
         if self.image_root is None:
+            if not os.path.isabs(path):  # never resolved against the current folder
+                raise PathOutsideRootError(
+                    f"image of sample {sample_id!r} has the relative path {path!r} but the store "
+                    f"{self.path} has no image root to resolve it against; recreate the store "
+                    "with image_root= (or absolute paths)"
+                )
             return Path(path)
         candidate = (self.image_root / path).resolve()
         if not candidate.is_relative_to(self.image_root.resolve()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +19,10 @@ from erroranalysis.errors import (
     describe,
 )
 
-URL_PREFIXES = ("http://", "https://", "s3://", "gs://")
+# A URL: a scheme (RFC 3986: a letter, then letters, digits, "+", "-", ".") and "://", or a data: URI.
+# One definition for the whole package (the store, exports, loaders); a Windows drive ("C:\\")
+# and a POSIX path ("/data/x.png") are not URLs.
+_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|data:)")
 
 # float16 carries about three significant digits, so its rows sum to 1 only that closely.
 SUM_TOLERANCE = {np.dtype(np.float16): 1e-2}
@@ -56,12 +60,41 @@ def check_labels(labels: pd.Series, sample_ids: pd.Series, classes: Sequence[str
         )
 
 
-def is_url(path: str) -> bool:
-    return path.startswith(URL_PREFIXES)
+def is_url(path: object) -> bool:
+    """Whether a stored image path is a URL (``scheme://…`` or ``data:…``), not a file path.
+
+    Parameters
+    ----------
+    path : object
+        A value of the samples' ``path`` column; anything but a string is not a URL.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(path, str) and _URL.match(path) is not None
 
 
-def check_paths(paths: pd.Series, sample_ids: pd.Series, image_root: str | None) -> None:
-    """Refuse relative paths that climb out of the image root, and absolute paths under a root."""
+def is_relative_file(path: object) -> bool:
+    """Whether ``path`` is a non-empty relative file path (not a URL, not absolute)."""
+    return isinstance(path, str) and bool(path) and not is_url(path) and not os.path.isabs(path)
+
+
+def check_paths(
+    paths: pd.Series, sample_ids: pd.Series, image_root: str | None, implicit: bool = False
+) -> None:
+    """Refuse relative paths that climb out of the image root, and absolute paths under a root.
+
+    Parameters
+    ----------
+    paths, sample_ids : Series
+        The samples' ``path`` and ``sample_id`` columns.
+    image_root : str or None
+        The store's image root; None: every path must be absolute or a URL.
+    implicit : bool
+        The root is the current folder at creation (no ``image_root=`` was given): the message
+        says so and names ``image_root=``.
+    """
     if image_root is None:
         return
     escaping = []
@@ -71,6 +104,13 @@ def check_paths(paths: pd.Series, sample_ids: pd.Series, image_root: str | None)
         normalised = posixpath.normpath(path.replace("\\", "/"))
         if os.path.isabs(path) or normalised == ".." or normalised.startswith("../"):
             escaping.append(f"{sample_id}: {path}")
+    if escaping and implicit:
+        raise PathOutsideRootError(
+            "relative image paths are resolved once, at creation, against the image root; no "
+            f"image_root= was given, so the root is the current folder {image_root!s}, and these "
+            f"paths escape it or are absolute: {describe(escaping)}. Pass image_root= (a folder "
+            "holding every image, paths relative to it, without '..'), or make every path absolute."
+        )
     if escaping:
         raise PathOutsideRootError(
             f"image paths must stay inside the image root {image_root!s}; these escape it: "
