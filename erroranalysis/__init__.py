@@ -31,6 +31,8 @@ _LAZY = {
     "compare_runs": ("erroranalysis.analysis.evaluation", "compare_runs"),
     "explain": ("erroranalysis.analysis.saliency", "explain"),
     "pseudo_label": ("erroranalysis.analysis.pseudo_label", "pseudo_label"),
+    "annotation_queue": ("erroranalysis.analysis.annotation_queue", "annotation_queue"),
+    "export_queue": ("erroranalysis.export.queue", "export_queue"),
     "register_model": ("erroranalysis.ingest.run_model", "register_model"),
     "attach_metric": ("erroranalysis.analysis.scores", "attach_metric"),
     "show": ("erroranalysis.widgets.dashboard", "show"),

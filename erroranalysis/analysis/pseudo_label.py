@@ -257,6 +257,30 @@ class PseudoLabeler:
             ``sample_id, label, score`` (the confidence), highest score first.
         """
         store = self._store
+        rows = np.flatnonzero(self.above(thresholds))
+        rows = rows[np.argsort(-self.confidence_[rows], kind="stable")]
+        return pd.DataFrame(
+            {
+                "sample_id": np.asarray(store.sample_ids)[rows],
+                "label": np.asarray(store.classes, dtype=object)[self.predicted_[rows]],
+                "score": self.confidence_[rows].astype(np.float64),
+            }
+        )
+
+    def above(self, thresholds: dict[str, float] | None = None) -> np.ndarray:
+        """Which samples the plan would label: candidates at or above their class's threshold.
+
+        Parameters
+        ----------
+        thresholds : dict of str to float, optional
+            Per-class overrides, as in :meth:`selection`.
+
+        Returns
+        -------
+        ndarray of bool (N,)
+            ``candidates_ & ~above(...)`` is what stays for people (the annotator queue).
+        """
+        store = self._store
         chosen = dict(self.thresholds_)
         for name, value in (thresholds or {}).items():
             if name not in store.class_index:
@@ -269,16 +293,7 @@ class PseudoLabeler:
         for name, value in chosen.items():
             if not np.isnan(value):
                 per_code[store.class_index[name]] = value
-        take = self.candidates_ & (self.confidence_ >= per_code[self.predicted_])
-        rows = np.flatnonzero(take)
-        rows = rows[np.argsort(-self.confidence_[rows], kind="stable")]
-        return pd.DataFrame(
-            {
-                "sample_id": np.asarray(store.sample_ids)[rows],
-                "label": np.asarray(store.classes, dtype=object)[self.predicted_[rows]],
-                "score": self.confidence_[rows].astype(np.float64),
-            }
-        )
+        return self.candidates_ & (self.confidence_ >= per_code[self.predicted_])
 
     def near_threshold(
         self, name: str, threshold: float | None, count: int = 8

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "export relabel candidates (or weak spots / look-alikes) for Label Studio, CVAT or CSV"
+HELP = (
+    "export relabel candidates (or weak spots / look-alikes, or the annotator queue) for Label "
+    "Studio, CVAT or CSV"
+)
 
 FORMATS = ["label-studio", "cvat", "imagenet-txt", "csv"]
 
@@ -23,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--what",
         default="candidates",
-        choices=["candidates", "weak-spots", "look-alikes"],
-        help="relabel candidates (default), the weak spots, or look-alikes of the weak spots",
+        choices=["candidates", "weak-spots", "look-alikes", "queue"],
+        help="relabel candidates (default), the weak spots, look-alikes of the weak spots, or "
+        "the annotator queue (unlabelled samples below the pseudo-label thresholds, "
+        "active-learning order, the model's suggestion pre-filled)",
     )
     parser.add_argument(
         "--issue-types",
@@ -63,6 +68,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-spot", type=int, default=50, help="look-alikes per weak spot (default 50)"
     )
+    parser.add_argument(
+        "--target-precision",
+        type=float,
+        default=0.98,
+        help="queue: the pseudo-label plan's target precision (default 0.98)",
+    )
+    parser.add_argument(
+        "--min-support",
+        type=int,
+        default=30,
+        help="queue: fewest labelled samples a threshold may rest on (default 30)",
+    )
+    parser.add_argument(
+        "--method",
+        default="activelab",
+        choices=["activelab", "least-confidence", "margin", "entropy"],
+        help="queue: the active-learning score, low = label first (default activelab)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +111,28 @@ def run(args: argparse.Namespace) -> int:
             document_root=args.document_root,
             include_reviewed=args.include_reviewed,
         )
+    elif args.what == "queue":
+        import sys
+        import warnings
+
+        from erroranalysis.export.queue import export_queue
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = export_queue(
+                store,
+                args.output,
+                format=args.format,
+                run=args.run,
+                target_precision=args.target_precision,
+                min_support=args.min_support,
+                method=args.method,
+                limit=args.limit,
+                image_urls=args.image_urls,
+                document_root=args.document_root,
+            )
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
     else:
         from erroranalysis.export.weak_spots import export_weak_spots
 

@@ -274,7 +274,9 @@ def import_annotations(
             "file answers an export of this store and uses its class names"
         )
 
-    current = dict(zip(store.sample_ids, store.labels().astype(str), strict=True))
+    labels_now = store.labels().astype(object)
+    # "" for unlabelled samples, as export records write them (an annotator queue)
+    current = dict(zip(store.sample_ids, labels_now.where(labels_now.notna(), ""), strict=True))
     flagged_reviewed = set()
     flags = store.flags()
     if len(flags):
@@ -365,7 +367,7 @@ def import_annotations(
         elif at_export is not None and at_export != now:
             decisions[sample_id] = (
                 "conflict",
-                f"relabelled in the store since the export ({at_export} -> {now})",
+                f"relabelled in the store since the export ({at_export or 'unlabelled'} -> {now})",
                 row,
             )
         else:

@@ -293,7 +293,9 @@ def export_table(
     writer = get_writer(format)
     export_id = new_export_id()
     sample_ids = frame["sample_id"].astype(str).tolist()
-    given = store.labels().reindex(sample_ids).astype(str).tolist()
+    # unlabelled samples (an annotator queue) have no label at export: "" in files and record
+    labels = store.labels().reindex(sample_ids)
+    given = labels.astype(object).where(labels.notna(), "").astype(str).tolist()
     raw_paths = frame["path"].astype(object).tolist() if "path" in frame.columns else None
     paths = None if raw_paths is None else pd.Series(raw_paths, index=sample_ids, dtype=object)
     names = [

@@ -1,5 +1,8 @@
 """CVAT for images 1.1 XML: one ``<image>`` per sample with a ``<tag>`` holding its label.
 
+An unlabelled sample (the annotator queue) gets the model's suggestion as its tag
+(``source="auto"``), so that CVAT shows it as a pre-annotation to confirm or change.
+
 The export id is written into ``<meta><task><name>`` (``erroranalysis:<export_id>``) and the image
 names are the samples' stored paths (or ids), which is what CVAT and Datumaro key images by. Files
 written by CVAT or Datumaro keep the names but not our meta, so the import maps names back to
@@ -85,6 +88,10 @@ def write_cvat(table: pd.DataFrame, path: Path, context: ExportContext) -> list[
         image = _sub(root, "image", **attributes)
         if isinstance(row.given, str) and row.given:
             _sub(image, "tag", label=row.given, source="manual")
+        elif isinstance(row.suggested, str) and row.suggested:
+            # an unlabelled sample (the annotator queue): the model's suggestion is the
+            # pre-annotation; an image left as it is confirms it
+            _sub(image, "tag", label=row.suggested, source="auto")
     ET.indent(root, space="  ")
     tree = ET.ElementTree(root)
     write_atomic(
