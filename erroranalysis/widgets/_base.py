@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -52,10 +53,7 @@ class View(widgets.VBox):
     def show_message(self, text: str | None) -> None:
         """Show ``text`` above the view (``None`` hides it)."""
         if text:
-            self.message.value = (
-                f'<div class="ea-message-text" style="color: var(--jp-warn-color0, #e65100);">'
-                f"{html.escape(text)}</div>"
-            )
+            self.message.value = f'<div class="ea-message-text">{html.escape(text)}</div>'
             self.message.layout.display = None
         else:
             self.message.value = ""
@@ -71,20 +69,51 @@ class View(widgets.VBox):
     def on_focus(self, sample_id: str | None, source: str) -> None:
         """The focused sample changed (not by this view)."""
 
+    # -- errors --------------------------------------------------------------------------
+    def report_error(self, what: str, error: BaseException) -> None:
+        """Show that updating this view failed: in the dashboard's status line when the view
+        is part of one (it listens on the shared data), else in this view's message line."""
+        if not self.data.report_error(what, error):
+            self.show_message(f"{what}: {type(error).__name__}: {error}")
+
+    def guard(self, callback: Callable[..., Any], what: str | None = None) -> Callable[..., Any]:
+        """``callback`` wrapped so that an exception is reported (:meth:`report_error`) rather
+        than lost in the kernel's log; used for every event from the page."""
+        what = what or f"the {self.view_name} failed to handle an event"
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except Exception as error:
+                self.report_error(what, error)
+                return None
+
+        return guarded
+
     # -- plumbing ------------------------------------------------------------------------
     def _handle_change(self, change: Change) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        try:
             self.on_change(change)
+        except Exception as error:
+            self.report_error(f"the {self.view_name} failed to update after store events", error)
 
     def _handle_selection(self, event: dict) -> None:
         if self._closed or self.selection.source == self.view_name:
             return
-        self.on_selection(tuple(self.selection.sample_ids), self.selection.source)
+        try:
+            self.on_selection(tuple(self.selection.sample_ids), self.selection.source)
+        except Exception as error:
+            self.report_error(f"the {self.view_name} failed to show the selection", error)
 
     def _handle_focus(self, event: dict) -> None:
         if self._closed or self.selection.focus_source == self.view_name:
             return
-        self.on_focus(event["new"], self.selection.focus_source)
+        try:
+            self.on_focus(event["new"], self.selection.focus_source)
+        except Exception as error:
+            self.report_error(f"the {self.view_name} failed to show the focused sample", error)
 
     def close(self) -> None:
         """Stop following the store and the selection, and close the widget."""

@@ -156,6 +156,7 @@ class ViewData:
         self.num_classes = len(self.classes)
         self.run = self._resolve_run(run)
         self._listeners: list[Callable[[Change], None]] = []
+        self._error_listeners: list[Callable[[str], None]] = []
         self._observing = False
         self.reload()
 
@@ -272,9 +273,33 @@ class ViewData:
             self.store.unobserve(self._on_store)
             self._observing = False
 
+    def on_error(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(message)`` when a view fails to update (the dashboard's status line)."""
+        self._error_listeners.append(callback)
+
+    def report_error(self, what: str, error: BaseException) -> bool:
+        """Log a view's failure and tell the error listeners; ``False`` when nobody listens.
+
+        Parameters
+        ----------
+        what : str
+            What failed, for the message (``"the gallery failed to update"``).
+        error : BaseException
+            The exception.
+        """
+        logger.error("%s", what, exc_info=(type(error), error, error.__traceback__))
+        message = f"{what}: {type(error).__name__}: {error}"
+        for callback in list(self._error_listeners):
+            try:
+                callback(message)
+            except Exception:  # an error display that fails must not hide the first error
+                logger.exception("showing an error failed")
+        return bool(self._error_listeners)
+
     def close(self) -> None:
         """Stop following the store."""
         self._listeners.clear()
+        self._error_listeners.clear()
         if self._observing:
             self.store.unobserve(self._on_store)
             self._observing = False
@@ -321,8 +346,9 @@ class ViewData:
         for callback in list(self._listeners):
             try:
                 callback(change)
-            except Exception:  # one broken view must not stop the others from updating
-                logger.exception("a view failed to update after store events")
+            except Exception as error:  # one broken view must not stop the others from updating
+                name = getattr(getattr(callback, "__self__", None), "view_name", "a view")
+                self.report_error(f"the {name} failed to update after store events", error)
         return change
 
     def _on_store(self, store: Any, new_event_ids: Sequence[int]) -> None:

@@ -70,7 +70,7 @@ class ConfusionMatrix(View):
         super().__init__(store, run, selection)
         self.max_classes = int(max_classes)
         self.heatmap = HeatmapWidget(row_title="given", col_title="predicted")
-        self.heatmap.observe(self._on_click, "clicked")
+        self.heatmap.on_click(self.guard(self._on_click))
         self.mode = widgets.ToggleButtons(
             options=[("counts", "counts"), ("by row", "true"), ("by column", "pred")],
             value=normalize or "counts",
@@ -167,8 +167,7 @@ class ConfusionMatrix(View):
             description=f"given {names[row]}, predicted {names[col]}",
         )
 
-    def _on_click(self, event: dict) -> None:
-        payload = event["new"]
+    def _on_click(self, payload: dict) -> None:
         if not payload or "row" not in payload or self.counts is None:
             return
         i, j = int(payload["row"]), int(payload["col"])

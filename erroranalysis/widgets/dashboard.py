@@ -26,6 +26,7 @@ import ipywidgets as widgets
 
 from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._data import ViewData
+from erroranalysis.widgets._frontend import Stylesheet
 from erroranalysis.widgets.confusion import ConfusionMatrix
 from erroranalysis.widgets.gallery import Gallery
 from erroranalysis.widgets.inspector import Inspector
@@ -97,13 +98,14 @@ class Dashboard(widgets.VBox):
         self.thumbnails = ThumbnailCache(store)
         self._poller: asyncio.Task | None = None
         self._closed = False
-        self._style = widgets.HTML(_STYLE)
+        self._style = Stylesheet()
         self._build(run)
         if poll_interval:
             self.start_polling(poll_interval)
 
     def _build(self, run: Any) -> None:
         self.data = ViewData(self.store, run)
+        self.data.on_error(self.show_error)
         common = {"selection": self.selection}
         self.confusion = ConfusionMatrix(self.data, **common)
         self.scatter = EmbeddingScatter(self.data, **common)
@@ -163,6 +165,13 @@ class Dashboard(widgets.VBox):
             widgets.HBox([self.gallery, self.inspector]),
             tabs,
         ]
+
+    def show_error(self, message: str) -> None:
+        """Show ``message`` (a view failed to update) in the status line, in the error colour."""
+        self.status.value = (
+            f'<span class="ea-status-error" title="{html.escape(message)}">'
+            f"{html.escape(message)}</span>"
+        )
 
     @property
     def views(self) -> list[Any]:
@@ -229,8 +238,8 @@ class Dashboard(widgets.VBox):
             try:
                 if self.refresh():
                     self.status.value = '<span class="ea-muted">updated from other processes</span>'
-            except Exception:  # keep polling: a transient read error must not kill the poller
-                logger.exception("refreshing the store failed")
+            except Exception as error:  # keep polling: a transient read error must not kill it
+                self.data.report_error("refreshing the store failed", error)
 
     def reload(self) -> None:
         """Rebuild every view from the store (after a new scan or a new run)."""
@@ -290,17 +299,3 @@ def show(store: Any, run: str | None = None, **kwargs: Any) -> Dashboard:
         The widget; display it (it is the cell's result in a notebook).
     """
     return Dashboard(store, run=run, **kwargs)
-
-
-_STYLE = """<style>
-.ea-dashboard { gap: 6px; color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); }
-.ea-dashboard .ea-confusion, .ea-dashboard .ea-scatter, .ea-dashboard .ea-gallery,
-.ea-dashboard .ea-inspector, .ea-dashboard .ea-issues, .ea-dashboard .ea-slices {
-  border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: 4px; margin: 2px; }
-.ea-dashboard .ea-muted, .ea-inspector .ea-muted { color: var(--jp-ui-font-color2); }
-.ea-inspector table td { padding: 1px 6px 1px 0; }
-.ea-inspector .ea-inspector-id { font-family: var(--jp-code-font-family); }
-.ea-inspector .ea-relabeled { color: var(--jp-success-color1); }
-.ea-inspector .ea-history { font-size: 11px; }
-.ea-dashboard-title { padding: 4px 8px; }
-</style>"""

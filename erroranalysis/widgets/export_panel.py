@@ -178,7 +178,10 @@ class ExportPanel(widgets.VBox):
         if selection is not None:
             selection.observe(self._on_selection, "sample_ids")
         self._update_selection_info()
+        from erroranalysis.widgets._frontend import Stylesheet
+
         self.children = [
+            Stylesheet(),
             widgets.HBox([self.what, self.format, self.limit]),
             widgets.HBox([self.image_urls]),
             self.path,
@@ -230,9 +233,8 @@ class ExportPanel(widgets.VBox):
 
     # -- export --------------------------------------------------------------------------
     def _show(self, text: str, error: bool = False) -> None:
-        colour = "var(--jp-error-color1, #d32f2f)" if error else "inherit"
         kind = "ea-export-error" if error else "ea-export-ok"
-        self.result.value = f'<div class="{kind}" style="color: {colour};">{text}</div>'
+        self.result.value = f'<div class="{kind}">{text}</div>'
 
     def export(self) -> Any:
         """Export what the controls say; show the files written (or the error) in the panel.

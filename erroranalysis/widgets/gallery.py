@@ -75,7 +75,7 @@ class Gallery(View):
         self.thumb_size = int(thumb_size)
         self.thumbnails = thumbnails or ThumbnailCache(self.data.store)
         self.grid = GridWidget(empty_text="no samples to show")
-        self.grid.observe(self._on_click, "clicked")
+        self.grid.on_click(self.guard(self._on_click))
         columns = self.data.score_columns()
         if sort_by is None:
             sort_by = next((c for c in _PREFERRED_SORT if c in columns), None)
@@ -244,8 +244,7 @@ class Gallery(View):
         self.grid.focused = str(sample_id)
         self.selection.focus(str(sample_id), source=self.view_name)
 
-    def _on_click(self, event: dict) -> None:
-        payload = event["new"]
+    def _on_click(self, payload: dict) -> None:
         if payload and payload.get("sample_id"):
             self.click(payload["sample_id"])
 

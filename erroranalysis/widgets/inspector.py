@@ -186,7 +186,7 @@ class Inspector(View):
             shortcut_keys=_KEYS,
             hint="keys (pointer over the dashboard): ←/→ previous/next · 1–9 suggestion · n not an issue · w weak spot · u undo",
         )
-        self.shortcuts.observe(self._on_key, "key")
+        self.shortcuts.on_key(self.guard(self._on_key))
         self._build_saliency()
         self._build_zoom()
         self.controls = widgets.VBox(
@@ -462,18 +462,17 @@ class Inspector(View):
                 lines.append(f"<tr><td>{column}</td><td>{html.escape(text)}</td></tr>")
         bars = []
         for name, p in self._top_k(pos):
-            width = max(1, round(120 * p))
             bars.append(
-                f'<tr><td>{html.escape(name)}</td><td><span style="display:inline-block;height:9px;'
-                f'width:{width}px;background:var(--jp-brand-color1,#1976d2);"></span> {p:.3f}</td></tr>'
+                f'<tr><td>{html.escape(name)}</td><td><span class="ea-topk-bar" '
+                f'style="--ea-p:{p:.3f}"></span> {p:.3f}</td></tr>'
             )
         top = (
-            f'<div class="ea-muted" style="margin-top:4px;">top-{len(bars)} probabilities</div>'
+            f'<div class="ea-muted ea-topk-title">top-{len(bars)} probabilities</div>'
             f'<table class="ea-topk">{"".join(bars)}</table>'
             if bars
             else ""
         )
-        self.details.value = f'<div style="padding:0 8px;"><table class="ea-inspector-facts">{"".join(lines)}</table>{top}</div>'
+        self.details.value = f'<div class="ea-inspector-body"><table class="ea-inspector-facts">{"".join(lines)}</table>{top}</div>'
         if current in data.class_set:  # an unlabelled sample keeps the chooser as it was
             self.choice.value = current
         self._render_suggestions()
@@ -648,11 +647,8 @@ class Inspector(View):
             what += " with the rest of its batch"
         return f"{what}, event {event['event_id']}"
 
-    def _on_key(self, event: dict) -> None:
-        payload = event["new"]
-        if not payload:
-            return
-        key = payload.get("key", "")
+    def _on_key(self, key: str) -> None:
+        """Act on one shortcut key pressed in the page."""
         try:
             if key == "ArrowLeft":
                 self.step(-1)

@@ -93,7 +93,7 @@ class IssueTable(View):
         self.prev_button.on_click(lambda _: self.go(self.page - 1))
         self.next_button.on_click(lambda _: self.go(self.page + 1))
         self.table = TableWidget(empty_text="no issues of this type")
-        self.table.observe(self._on_click, "clicked")
+        self.table.on_click(self.guard(self._on_click))
         self.issue.observe(lambda _: self._filter(reset_sort=True), "value")
         self.hide_reviewed.observe(lambda _: self._filter(), "value")
         self.children = [
@@ -218,8 +218,7 @@ class IssueTable(View):
             self.table.focused = sid
             self.selection.focus(sid, source=self.view_name)
 
-    def _on_click(self, event: dict) -> None:
-        payload = event["new"]
+    def _on_click(self, payload: dict) -> None:
         if not payload:
             return
         if payload.get("sort"):

@@ -101,7 +101,10 @@ class PseudoLabelPanel(widgets.VBox):
         self.spot_class = widgets.Dropdown(description="spot check", options=[])
         self.spot_class.observe(lambda _: self._render_spot(), names="value")
         self.spot = widgets.HTML()
+        from erroranalysis.widgets._frontend import Stylesheet
+
         self.children = [
+            Stylesheet(),
             widgets.HBox([self.target, self.plan_button, self.accept_button, self.undo_button]),
             self.total,
             self.rows,
@@ -221,11 +224,11 @@ class PseudoLabelPanel(widgets.VBox):
             image = (
                 f"<img src='{url}' width='{self.thumb_size}' title='{label}'>"
                 if url
-                else f"<div class='ea-placeholder' style='width:{self.thumb_size}px'>no image</div>"
+                else "<div class='ea-placeholder'>no image</div>"
             )
             cells.append(
-                f"<div style='display:inline-block;margin:2px;text-align:center'>{image}"
-                f"<div style='font-size:10px'>{label}</div></div>"
+                f"<div class='ea-pseudo-thumb'>{image}"
+                f"<div class='ea-pseudo-thumb-label'>{label}</div></div>"
             )
         return "<div>" + "".join(cells) + "</div>"
 

@@ -23,7 +23,6 @@ import html
 import itertools
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -34,13 +33,12 @@ import traitlets
 
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import SCAN_HINT, UNLABELLED, Change
+from erroranalysis.widgets._frontend import STATIC, STYLESHEET
 from erroranalysis.widgets.selection import Selection
 
 __all__ = ["EmbeddingScatter", "ScatterCanvas", "normalize_positions"]
 
 logger = logging.getLogger(__name__)
-
-_STATIC = Path(__file__).parent / "static"
 
 _PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -108,7 +106,8 @@ class ScatterCanvas(anywidget.AnyWidget):
     methods act as the page does, for tests without a browser.
     """
 
-    _esm = _STATIC / "scatter.js"
+    _esm = STATIC / "scatter.js"
+    _css = STYLESHEET
     positions = traitlets.Bytes(b"").tag(sync=True)
     codes = traitlets.Bytes(b"").tag(sync=True)
     palette = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -232,7 +231,7 @@ class EmbeddingScatter(View):
             point_size=float(point_size or default_point_size(data.num_samples)),
             performance_mode=data.num_samples > 500_000,
         )
-        self.canvas.on_event(self._on_page_event)
+        self.canvas.on_event(self.guard(self._on_page_event))
         self.children = [self.message, widgets.HBox([self.color_by, self.legend]), self.canvas]
         self.xy: np.ndarray | None = None
         self.positions: np.ndarray | None = None
@@ -363,12 +362,12 @@ class EmbeddingScatter(View):
             self.canvas.codes = slots.tobytes()
         _, names, colours = self.category_codes()
         swatches = "".join(
-            f'<span style="white-space:nowrap;margin-right:8px;"><span style="display:inline-block;'
-            f'width:10px;height:10px;border-radius:5px;background:{c};"></span> {html.escape(name)}</span>'
+            f'<span class="ea-swatch-item"><span class="ea-swatch" style="--ea-swatch:{c}"></span> '
+            f"{html.escape(name)}</span>"
             for name, c in list(zip(names, colours, strict=False))[:30]
         )
         more = f" … {len(names) - 30} more" if len(names) > 30 else ""
-        self.legend.value = f'<div style="font-size:11px;line-height:1.6;">{swatches}{more}</div>'
+        self.legend.value = f'<div class="ea-scatter-legend-items">{swatches}{more}</div>'
 
     @property
     def point_codes(self) -> np.ndarray:

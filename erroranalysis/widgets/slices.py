@@ -107,7 +107,7 @@ class SliceTable(View):
         super().__init__(store, run, selection)
         self.max_rows = int(max_rows)
         self.table = TableWidget(empty_text="no slices")
-        self.table.observe(self._on_click, "clicked")
+        self.table.on_click(self.guard(self._on_click))
         self.children = [self.message, self.table]
         self.slices = pd.DataFrame()
         self.refresh()
@@ -189,7 +189,6 @@ class SliceTable(View):
             self.data.ids_at(positions), source=self.view_name, description=description
         )
 
-    def _on_click(self, event: dict) -> None:
-        payload = event["new"]
+    def _on_click(self, payload: dict) -> None:
         if payload and "row" in payload:
             self.click_row(int(payload["row"]))

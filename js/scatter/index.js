@@ -44,7 +44,6 @@ function render({ model, el }) {
 
   const toolbar = document.createElement("div");
   toolbar.className = "ea-scatter-toolbar";
-  toolbar.style.cssText = "display:flex;gap:4px;margin:2px 0 4px 0;font-size:12px;";
   const buttons = {};
   for (const [mode, label, title] of [
     ["pan", "pan / zoom", "drag to pan, wheel to zoom, click a point to inspect it"],
@@ -69,28 +68,21 @@ function render({ model, el }) {
   toolbar.appendChild(reset);
   const status = document.createElement("span");
   status.className = "ea-scatter-status";
-  status.style.cssText = "margin-left:auto;color:var(--jp-ui-font-color2,#666);";
   toolbar.appendChild(status);
 
   const frame = document.createElement("div");
   frame.className = "ea-scatter-frame";
-  frame.style.cssText =
-    `position:relative;width:${width}px;height:${height}px;overflow:hidden;` +
-    "border:1px solid var(--jp-border-color2,#e0e0e0);";
+  // the size is data (traits); the stylesheet (erroranalysis.css) does the rest
+  frame.style.setProperty("--ea-scatter-width", `${width}px`);
+  frame.style.setProperty("--ea-scatter-height", `${height}px`);
   const canvas = document.createElement("canvas");
   canvas.className = "ea-scatter-gl";
   frame.appendChild(canvas);
   const ring = document.createElement("div");
   ring.className = "ea-scatter-focus";
-  ring.style.cssText =
-    "position:absolute;display:none;width:14px;height:14px;margin:-9px 0 0 -9px;" +
-    "border:2px solid #000;border-radius:50%;background:rgba(255,214,0,0.6);pointer-events:none;";
   frame.appendChild(ring);
   const tip = document.createElement("div");
   tip.className = "ea-scatter-tooltip";
-  tip.style.cssText =
-    "position:absolute;display:none;pointer-events:none;z-index:2;padding:4px;font-size:11px;" +
-    "background:var(--jp-layout-color1,#fff);border:1px solid var(--jp-border-color1,#bdbdbd);";
   frame.appendChild(tip);
   el.append(toolbar, frame);
 
@@ -386,7 +378,6 @@ function render({ model, el }) {
     const mode = MODES[model.get("mouse_mode")] ? model.get("mouse_mode") : "pan";
     api.set(MODES[mode]);
     for (const [name, b] of Object.entries(buttons)) {
-      b.style.fontWeight = name === mode ? "bold" : "normal";
       b.setAttribute("aria-pressed", String(name === mode));
     }
   };
