@@ -32,6 +32,7 @@ _LAZY = {
     "explain": ("erroranalysis.analysis.saliency", "explain"),
     "pseudo_label": ("erroranalysis.analysis.pseudo_label", "pseudo_label"),
     "annotation_queue": ("erroranalysis.analysis.annotation_queue", "annotation_queue"),
+    "annotator_quality": ("erroranalysis.analysis.consensus", "annotator_quality"),
     "export_queue": ("erroranalysis.export.queue", "export_queue"),
     "register_model": ("erroranalysis.ingest.run_model", "register_model"),
     "attach_metric": ("erroranalysis.analysis.scores", "attach_metric"),

@@ -103,6 +103,64 @@ def active_learning_scores(
     return np.asarray(scores, dtype=np.float64)
 
 
+def _low_consensus(store: Store, run: Run, method: str):
+    """Samples whose annotators' consensus stayed doubtful (flagged ``low_consensus`` by an
+    import and not relabelled since): their positions, a scorer and their reasons.
+
+    For ``"activelab"`` the scorer takes the unlabelled samples' probabilities and returns
+    ``(unlabelled scores, doubtful scores)`` from one ActiveLab fit over every journaled
+    answer; it is None for other methods or when no sample is doubtful.
+    """
+    from erroranalysis.analysis.consensus import (
+        LOW_CONSENSUS_FLAG,
+        _matrix,
+        answers_from_journal,
+    )
+
+    flags = store.flags()
+    flagged = flags[flags["flag"] == LOW_CONSENSUS_FLAG]
+    if flagged.empty:
+        return np.zeros(0, dtype=np.int64), None, []
+    events = store.events()
+    relabels = events[(events["kind"] == "relabel") & ~events["undone"].fillna(False)]
+    last_relabel = relabels.groupby("sample_id")["event_id"].max()
+    keep = [
+        (str(sample_id), note)
+        for sample_id, note, event_id in zip(
+            flagged["sample_id"], flagged["note"], flagged["event_id"], strict=True
+        )
+        if last_relabel.get(sample_id, 0) < event_id
+    ]
+    if not keep:
+        return np.zeros(0, dtype=np.int64), None, []
+    ids = [sample_id for sample_id, _ in keep]
+    positions = store.positions(ids).astype(np.int64)
+    reasons = [f"annotators disagree; {note or 'consensus doubtful'}" for _, note in keep]
+    if method != "activelab":
+        return positions, None, reasons
+    answers = answers_from_journal(store)
+    matrix, order = _matrix(answers, list(store.classes))
+    labelled = np.asarray(run.probs[store.positions(order)], dtype=np.float64)
+    where = {sample_id: i for i, sample_id in enumerate(order)}
+    missing = [sample_id for sample_id in ids if sample_id not in where]
+    if missing:  # flagged, but the answers were undone: no annotator data to weigh
+        return positions, None, reasons
+
+    def score(unlabelled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from cleanlab.multiannotator import get_active_learning_scores
+
+        p = labelled / labelled.sum(axis=1, keepdims=True)
+        u = unlabelled / unlabelled.sum(axis=1, keepdims=True) if len(unlabelled) else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mine, theirs = get_active_learning_scores(matrix.to_numpy(dtype=float), p, u)
+        mine = np.asarray(mine, dtype=np.float64)
+        theirs = np.asarray(theirs, dtype=np.float64) if u is not None else np.zeros(0)
+        return theirs, mine[[where[sample_id] for sample_id in ids]]
+
+    return positions, score, reasons
+
+
 def annotation_queue(
     store: Store,
     run: Run | str | None = None,
@@ -114,6 +172,10 @@ def annotation_queue(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """The unlabelled samples the pseudo-label thresholds leave to people, label-first order.
+
+    Samples several annotators answered whose consensus stayed doubtful (flagged
+    ``low_consensus`` by :func:`erroranalysis.import_annotations`, not relabelled since) are in
+    the queue too; ActiveLab scores them on the same scale from every journaled answer.
 
     Parameters
     ----------
@@ -170,7 +232,20 @@ def annotation_queue(
     chosen.update({k: (np.nan if v is None else float(v)) for k, v in (thresholds or {}).items()})
     run_object = store.run(plan.run_name_)
     probs = np.asarray(run_object.probs[rows], dtype=np.float64) if len(rows) else np.zeros((0, 1))
-    scores = active_learning_scores(probs, method)
+    doubtful, doubtful_scores, doubtful_reasons = _low_consensus(store, run_object, method)
+    if method == "activelab" and doubtful_scores is not None:
+        # unlabelled and doubtful samples scored together, on one scale
+        scores, doubtful_scores = doubtful_scores(probs)
+    else:
+        scores = active_learning_scores(probs, method)
+        if len(doubtful):
+            doubtful_probs = np.asarray(run_object.probs[doubtful], dtype=np.float64)
+            doubtful_scores = active_learning_scores(doubtful_probs, method)
+        else:
+            doubtful_scores = np.zeros(0)
+    reason_of = dict(zip(doubtful.tolist(), doubtful_reasons, strict=True))
+    rows = np.r_[rows, doubtful].astype(np.int64)
+    scores = np.r_[scores, doubtful_scores]
     order = np.lexsort((rows, plan.confidence_[rows], scores))
     rows, scores = rows[order], scores[order]
     if limit is not None:
@@ -181,10 +256,14 @@ def annotation_queue(
     per_class = {name: chosen.get(name, np.nan) for name in store.classes}
     threshold = np.array([per_class[name] for name in suggested], dtype=np.float64)
     reasons = [
-        f"unlabelled; {name} has no threshold"
+        reason_of[row]
+        if row in reason_of
+        else f"unlabelled; {name} has no threshold"
         if np.isnan(cut)
         else f"unlabelled; confidence {value:.3f} below {name}'s threshold {cut:.4f}"
-        for name, cut, value in zip(suggested, threshold, confidence, strict=True)
+        for row, name, cut, value in zip(
+            rows.tolist(), suggested, threshold, confidence, strict=True
+        )
     ]
     queue = pd.DataFrame(
         {

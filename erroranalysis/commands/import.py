@@ -23,6 +23,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--show", type=int, default=20, help="conflicts listed (default 20)")
     parser.add_argument(
+        "--consensus",
+        default="auto",
+        choices=["auto", "crowdlab", "majority", "off"],
+        help="how answers of several annotators per sample combine (default auto: CROWDLAB "
+        "with the run's predictions; off: every disagreement is a conflict)",
+    )
+    parser.add_argument(
+        "--min-consensus-quality",
+        type=float,
+        default=0.5,
+        help="disagreements whose consensus quality is below this go to a person (default 0.5)",
+    )
+    parser.add_argument(
+        "--run", default=None, help="run whose predictions the consensus weighs in (default latest)"
+    )
+    parser.add_argument(
         "--no-mark-reviewed",
         dest="mark_reviewed",
         action="store_false",
@@ -44,8 +60,13 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         export_id=args.export_id,
         mark_reviewed=args.mark_reviewed,
+        consensus=None if args.consensus == "off" else args.consensus,
+        min_consensus_quality=args.min_consensus_quality,
+        run=args.run,
     )
     print(summary)
+    if summary.annotators is not None:
+        print(summary.annotator_report())
     conflicts = summary.conflict_rows
     for row in conflicts.head(args.show).itertuples(index=False):
         print(

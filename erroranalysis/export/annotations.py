@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from erroranalysis.errors import ErrorAnalysisError, ImportRefusedError, describe
@@ -56,9 +57,23 @@ class ImportSummary:
     rows : DataFrame
         One row per annotation read: ``row, sample_id, label, status, reason, current_label,
         label_at_export, annotator, export_id``; status is applied, unchanged, conflict,
-        forced, skipped or duplicate.
+        forced, skipped, duplicate or outvoted (an answer the consensus of several annotators
+        overruled).
     dry_run : bool
     forced : bool
+    low_consensus : int
+        Samples several annotators answered whose consensus quality stayed below
+        ``min_consensus_quality``: conflicts for a person (flagged ``low_consensus``, so the
+        annotator queue offers them again).
+    consensus : DataFrame or None
+        With several annotators per sample: one row per such sample (``sample_id,
+        consensus_label, consensus_quality, annotator_agreement, num_annotations, unanimous,
+        answers``, see :class:`erroranalysis.analysis.consensus.Consensus`).
+    annotators : DataFrame or None
+        With several annotators: each annotator's quality, best first (``annotator, quality,
+        agreement_with_consensus, num_labeled, worst_class``).
+    consensus_method : str or None
+        ``"crowdlab"`` or ``"majority"`` when a consensus was built.
     """
 
     applied: int = 0
@@ -70,6 +85,22 @@ class ImportSummary:
     rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ROW_COLUMNS))
     dry_run: bool = False
     forced: bool = False
+    low_consensus: int = 0
+    consensus: pd.DataFrame | None = None
+    annotators: pd.DataFrame | None = None
+    consensus_method: str | None = None
+
+    def annotator_report(self) -> str:
+        """The annotators' quality as text lines (empty without several annotators)."""
+        if self.annotators is None or self.annotators.empty:
+            return ""
+        lines = [f"annotator quality ({self.consensus_method}):"]
+        for row in self.annotators.itertuples(index=False):
+            lines.append(
+                f"  {row.annotator}: quality {row.quality:.3f}, agrees with the consensus on "
+                f"{row.agreement_with_consensus:.1%} of {row.num_labeled}"
+            )
+        return "\n".join(lines)
 
     @property
     def conflict_rows(self) -> pd.DataFrame:
@@ -84,6 +115,11 @@ class ImportSummary:
         elif self.conflicts:
             text += " (forced)"
         text += f", skipped {self.skipped}"
+        if self.consensus is not None:
+            text += (
+                f"; consensus ({self.consensus_method}) of {len(self.consensus)} samples answered "
+                f"by several annotators, {self.low_consensus} too doubtful to apply"
+            )
         if self.conflicts:
             samples = self.conflict_rows["sample_id"].dropna().unique().tolist()
             text += f"; conflicting samples: {describe(samples)}"
@@ -171,6 +207,123 @@ def _prior_imports(store) -> dict[tuple[str, str], set[str]]:
     return prior
 
 
+class _Agreed:
+    """The consensus of one import's samples answered by several annotators."""
+
+    def __init__(self, result, answers: pd.DataFrame, multi: set[str], minimum: float):
+        from erroranalysis.analysis.consensus import LOW_CONSENSUS_FLAG
+
+        self.flag = LOW_CONSENSUS_FLAG
+        self._flagged: set[str] | None = None
+        self.result = result
+        self.answers = answers
+        labels = result.labels[result.labels["sample_id"].isin(multi)].reset_index(drop=True)
+        result.labels = labels
+        self.verdicts: dict[str, dict] = {}
+        agreeing: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for sample_id, annotator, label in zip(
+            answers["sample_id"], answers["annotator"], answers["label"], strict=True
+        ):
+            agreeing[(sample_id, label)].add(str(annotator))
+        for row in labels.itertuples(index=False):
+            by = "+".join(sorted(agreeing.get((row.sample_id, row.consensus_label), ())))
+            self.verdicts[row.sample_id] = {
+                "label": row.consensus_label,
+                "quality": float(row.consensus_quality),
+                "low": (not row.unanimous) and float(row.consensus_quality) < minimum,
+                "answers": row.answers,
+                "by": by or "consensus",
+            }
+
+    def answer_notes(self, store, source: str) -> list[dict]:
+        """A note per answer by its annotator, unless an earlier import journaled it already."""
+        from erroranalysis.analysis.consensus import ANSWER_PREFIX, answers_from_journal
+
+        known = answers_from_journal(store)
+        seen = set(zip(known["sample_id"], known["annotator"], known["label"], strict=True))
+        return [
+            {
+                "kind": "note",
+                "sample_id": sample_id,
+                "author": annotator,
+                "note": f"{ANSWER_PREFIX}{label}",
+            }
+            for sample_id, annotator, label in zip(
+                self.answers["sample_id"],
+                self.answers["annotator"],
+                self.answers["label"],
+                strict=True,
+            )
+            if (sample_id, annotator, label) not in seen
+        ]
+
+    def flag_events(self, store, sample_id: str, low: bool, source: str) -> list[dict]:
+        """Flag a doubtful consensus ``low_consensus``; unflag it once a consensus is reached."""
+        if self._flagged is None:
+            flags = store.flags()
+            self._flagged = set(flags.loc[flags["flag"] == self.flag, "sample_id"].astype(str))
+        flagged = sample_id in self._flagged
+        if low and not flagged:
+            verdict = self.verdicts[sample_id]
+            return [
+                {
+                    "kind": "flag",
+                    "sample_id": sample_id,
+                    "flag": self.flag,
+                    "note": f"consensus quality {verdict['quality']:.3f}: {verdict['answers']}",
+                }
+            ]
+        if not low and flagged:
+            return [{"kind": "unflag", "sample_id": sample_id, "flag": self.flag}]
+        return []
+
+
+def _consensus(store, path, answers, method: str, run, minimum: float) -> _Agreed | None:
+    """The consensus of the samples several annotators answered (None when none did)."""
+    table = pd.DataFrame(
+        [
+            {
+                "sample_id": sample_id,
+                "annotator": row.annotator,
+                "label": row.label,
+                "row": row.row,
+                "time": row.time or "",
+            }
+            for sample_id, given in answers.items()
+            for row, _, _ in given
+        ],
+        columns=["sample_id", "annotator", "label", "row", "time"],
+    )
+    if table.empty:
+        return None
+    counts = table.groupby("sample_id")["row"].transform("size")
+    nameless = table[(counts > 1) & table["annotator"].isna()]
+    if len(nameless):
+        raise ImportRefusedError(
+            f"import of {path} refused, nothing applied: samples "
+            f"{describe(nameless['sample_id'].unique().tolist())} have several answers but rows "
+            f"{describe(nameless['row'].tolist())} name no annotator (the 'annotator' column is "
+            "missing or empty); a consensus of several annotators needs to know who gave each "
+            "answer, so add the 'annotator' column"
+        )
+    named = table[table["annotator"].notna()]
+    # an annotator's latest answer for a sample counts (by time, then by position in the file)
+    named = named.iloc[np.lexsort((np.arange(len(named)), named["time"].to_numpy()))]
+    named = named.drop_duplicates(["sample_id", "annotator"], keep="last")
+    per_sample = named.groupby("sample_id")["annotator"].nunique()
+    multi = set(per_sample.index[per_sample >= 2].astype(str))
+    if not multi:
+        return None
+    from erroranalysis.analysis.consensus import crowdlab_consensus, majority_vote
+
+    answered = named[["sample_id", "annotator", "label"]].reset_index(drop=True)
+    if method == "majority":
+        result = majority_vote(answered, list(store.classes))
+    else:
+        result = crowdlab_consensus(answered, store, run)
+    return _Agreed(result, answered, multi, minimum)
+
+
 def import_annotations(
     store,
     path: str | os.PathLike,
@@ -180,6 +333,9 @@ def import_annotations(
     dry_run: bool = False,
     export_id: str | None = None,
     mark_reviewed: bool = True,
+    consensus: str | None = "auto",
+    min_consensus_quality: float = 0.5,
+    run=None,
 ) -> ImportSummary:
     """Apply annotations from Label Studio, CVAT or CSV to the store's journal.
 
@@ -189,16 +345,25 @@ def import_annotations(
     - same as the current label: *unchanged* (the sample is flagged ``reviewed`` once);
     - already applied by an earlier import from the same export: *unchanged* (importing a file
       twice adds nothing);
+    - several annotators answered the sample: their consensus (CROWDLAB, weighing each
+      annotator's reliability and the model's prediction; see ``consensus``) is the answer;
+      when they disagree and the consensus quality is below ``min_consensus_quality`` the
+      sample is a *conflict* for a person (flagged ``low_consensus``: the annotator queue
+      offers it again) — the other disagreements are settled, not reported;
     - the sample was relabelled in the store since the export (current label differs from the
-      label at export time) and the answer differs from both, or two annotators disagree: a
-      *conflict*, reported and not applied unless ``force=True`` (then the latest answer wins);
+      label at export time) and the answer differs from both, or one annotator gave two
+      answers: a *conflict*, reported and not applied unless ``force=True`` (then the latest
+      answer, or the consensus, wins);
     - the answer keeps the label at export while the store relabelled the sample since: the
       store's newer change stands (*unchanged*; a three-way merge, as files from CVAT and
       Datumaro carry a tag for every image, touched or not);
     - otherwise: *applied*, as a ``relabel`` event.
 
     All events are written in one transaction (one batch: ``store.undo()`` undoes the import),
-    with source ``"import:<format>:<export_id>"`` and the annotator as author.
+    with source ``"import:<format>:<export_id>"`` and the annotator as author. With several
+    annotators, each answer is also journaled as a note ``"answer: <label>"`` by its annotator
+    (:func:`erroranalysis.analysis.consensus.answers_from_journal` reads them back), and a
+    consensus relabel names the annotators who gave that label (``"ann1+ann3"``).
 
     Parameters
     ----------
@@ -220,6 +385,17 @@ def import_annotations(
         by default the id in the file, else the latest export record holding each sample.
     mark_reviewed : bool
         Flag every answered sample ``reviewed`` (once), so later exports leave it out.
+    consensus : str or None
+        How answers of several annotators for one sample combine: ``"auto"`` (default) and
+        ``"crowdlab"``: cleanlab's CROWDLAB with the run's predictions (a majority vote for a
+        store without runs); ``"majority"``: the most frequent answer, quality = its share;
+        ``None``: none, every disagreement is a conflict.
+    min_consensus_quality : float
+        Disagreements whose consensus quality is below this go to a person (default 0.5: on
+        three simulated annotators of 90 / 75 / 60 % accuracy, the applied consensus was 98 %
+        right and a quarter of the samples went to people).
+    run : str, optional
+        The run whose predictions CROWDLAB weighs in (default: the latest).
 
     Returns
     -------
@@ -228,8 +404,18 @@ def import_annotations(
     Raises
     ------
     ImportRefusedError
-        Unknown sample ids, unknown labels or unreadable rows; nothing was applied.
+        Unknown sample ids, unknown labels or unreadable rows, or several answers for one
+        sample without the annotator who gave each (a CSV without its ``annotator`` column);
+        nothing was applied.
     """
+    if consensus not in (None, "auto", "crowdlab", "majority"):
+        raise ErrorAnalysisError(
+            f"consensus must be 'auto', 'crowdlab', 'majority' or None, got {consensus!r}"
+        )
+    if not 0 <= float(min_consensus_quality) <= 1:
+        raise ErrorAnalysisError(
+            f"min_consensus_quality must be between 0 and 1, got {min_consensus_quality!r}"
+        )
     rows = read_annotations(path, format)
     store.refresh()  # compare with what other processes (a notebook, the CLI) wrote meanwhile
     records = list_records(store)
@@ -331,15 +517,41 @@ def import_annotations(
         )
 
     source = f"import:{format}:{'+'.join(export_ids) if export_ids else 'unknown'}"
+    agreed = (
+        None
+        if consensus is None
+        else _consensus(store, path, answers, consensus, run, float(min_consensus_quality))
+    )
     decisions: dict[str, tuple[str, str, AnnotationRow | None]] = {}
     for sample_id, given in answers.items():
         labels = {row.label for row, _, _ in given}
+        verdict = None if agreed is None else agreed.verdicts.get(sample_id)
+        pool = list(enumerate(given))
+        if verdict is not None:
+            pool = [pair for pair in pool if pair[1][0].label == verdict["label"]] or pool
         # the latest answer (by time, then by position in the file) is the one applied
         _, (row, at_export, used_export) = max(
-            enumerate(given), key=lambda pair: (pair[1][0].time or "", pair[0])
+            pool, key=lambda pair: (pair[1][0].time or "", pair[0])
         )
         now = str(current[sample_id])
-        if len(labels) > 1:
+        if verdict is not None and verdict["low"]:
+            decisions[sample_id] = (
+                "conflict",
+                f"annotators disagree and their consensus is doubtful (quality "
+                f"{verdict['quality']:.2f} < {min_consensus_quality:g}): {verdict['answers']}",
+                row,
+            )
+        elif verdict is not None and row.label != verdict["label"]:
+            decisions[sample_id] = (
+                "conflict",
+                f"the consensus {verdict['label']} is nobody's answer: {verdict['answers']}",
+                row,
+            )
+        elif verdict is not None:
+            labels = {row.label}  # settled by the consensus
+        if sample_id in decisions:
+            pass
+        elif len(labels) > 1:
             decisions[sample_id] = (
                 "conflict",
                 f"annotators disagree: {', '.join(sorted(labels))}",
@@ -376,8 +588,24 @@ def import_annotations(
 
     events: list[dict] = []
     summary = ImportSummary(source=source, dry_run=dry_run, forced=force)
+    if agreed is not None:
+        summary.consensus = agreed.result.labels
+        summary.annotators = agreed.result.annotators
+        summary.consensus_method = agreed.result.method
+        events.extend(agreed.answer_notes(store, source))
     for sample_id, (status, reason, row) in decisions.items():
         who = row.annotator or author or "annotator"
+        verdict = None if agreed is None else agreed.verdicts.get(sample_id)
+        if verdict is not None:
+            if verdict["low"]:
+                summary.low_consensus += 1
+            if not verdict["low"] and status in ("applied", "forced"):
+                who = verdict["by"]
+                reason = f"consensus {verdict['quality']:.3f} ({verdict['answers']})"
+            # a doubtful consensus goes back to the queue, unless force applied it
+            events.extend(
+                agreed.flag_events(store, sample_id, verdict["low"] and not force, source)
+            )
         if status == "conflict":
             summary.conflicts += 1
             if force:
@@ -390,7 +618,9 @@ def import_annotations(
                     "sample_id": sample_id,
                     "label": row.label,
                     "author": who,
-                    "note": f"{reason}; {row.row}" if status == "forced" else row.row,
+                    "note": f"{reason}; {row.row}"
+                    if status == "forced" or verdict is not None
+                    else row.row,
                 }
             )
         elif status in ("unchanged", "kept"):
@@ -419,7 +649,17 @@ def import_annotations(
         mine = answers[entry["sample_id"]][entry.pop("_index")][0]
         if status == "kept":
             status = "unchanged"
-        if mine is not chosen and status in ("applied", "unchanged", "forced"):
+        verdict = None if agreed is None else agreed.verdicts.get(entry["sample_id"])
+        if (
+            verdict is not None
+            and mine.label != chosen.label
+            and status in ("applied", "unchanged", "forced")
+        ):
+            entry["status"], entry["reason"] = (
+                "outvoted",
+                f"the consensus is {chosen.label} (quality {verdict['quality']:.2f})",
+            )
+        elif mine is not chosen and status in ("applied", "unchanged", "forced"):
             entry["status"], entry["reason"] = (
                 "duplicate",
                 "another answer for this sample was used",
