@@ -73,10 +73,10 @@ def _measure(n: int, classes: int, relabels: int, workdir: Path) -> list[dict]:
     if n <= 100_000:
         store = synthetic_store(n, classes, workdir=workdir)
     else:  # the harness's 1M × 100 store is costly to build; the widgets' own fixture is enough
-        from erroranalysis.widgets._fixture import make_store
+        from tests.stores import make_store
 
         names = tuple(f"class_{i:04d}" for i in range(classes))
-        store = make_store(workdir / "store", n=n, classes=names, images=False)
+        store = make_store(workdir / "store", n=n, classes=names, images=False, scan="synthetic")
     target = TARGET_S if n <= 100_000 else TARGET_1M_S
     import plotly.graph_objects as go
 

@@ -67,7 +67,7 @@ class Dashboard(widgets.VBox):
     ----------
     confusion, gallery, scatter, issues, slices, inspector
         The views (each also usable on its own).
-    export : ExportPanel or None
+    export : ExportPanel
         Hands the selection or the relabel candidates to annotators (the "export" tab).
     pseudo : PseudoLabelPanel or None
         Per-class pseudo-label thresholds and Accept (the "pseudo-labels" tab; None without a
@@ -139,9 +139,7 @@ class Dashboard(widgets.VBox):
         self.status = widgets.HTML()
         self.status.add_class("ea-dashboard-status")
         self.export = _export_panel(self.store, self.selection, run_name if self.data.run else None)
-        pages = [("issues", self.issues), ("slices", self.slices)]
-        if self.export is not None:
-            pages.append(("export", self.export))
+        pages = [("issues", self.issues), ("slices", self.slices), ("export", self.export)]
         self.pseudo = None
         if self.data.run is not None:
             from erroranalysis.widgets.pseudo_label import PseudoLabelPanel
@@ -273,11 +271,10 @@ class Dashboard(widgets.VBox):
 
 
 def _export_panel(store: Any, selection: Selection, run: str | None) -> Any:
-    """The export helper's panel (hand the selection to annotators), when it is available."""
-    try:
-        from erroranalysis.widgets.export_panel import ExportPanel
-    except ImportError:  # the export package is optional for the views
-        return None
+    """The export panel (hand the selection to annotators). It is part of the package: an
+    ImportError here is a bug to see, not a tab to drop silently."""
+    from erroranalysis.widgets.export_panel import ExportPanel
+
     return ExportPanel(store, selection=selection, run=run)
 
 

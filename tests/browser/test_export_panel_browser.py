@@ -30,7 +30,7 @@ def _wait_for_result(page, needle: str) -> str:
 
 
 def test_export_panel_clicks(page, jupyterlab, lab_root):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     store_path = lab_root / "export-panel-store"
     store = make_store(store_path, n=40)

@@ -8,7 +8,7 @@ from erroranalysis.cli import main
 
 
 def _store(tmp_path):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     store = make_store(tmp_path / "store", n=40)
     probs = np.asarray(store.run("fixture").probs)

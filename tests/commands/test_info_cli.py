@@ -11,7 +11,7 @@ def test_info_missing_path_says_it_does_not_exist(tmp_path, capsys):
 
 
 def test_info_shows_accuracy_and_issue_counts(tmp_path, capsys):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     store = make_store(tmp_path / "store", n=40)
     frame = store.frame()

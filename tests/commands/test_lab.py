@@ -17,9 +17,9 @@ from erroranalysis.commands.lab import write_notebook
 
 @pytest.fixture
 def lab_store(tmp_path):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
-    return make_store(tmp_path / "store", n=12)
+    return make_store(tmp_path / "store", n=60)  # the real scan needs more than 12
 
 
 def test_write_only_writes_a_dashboard_notebook_next_to_the_store(lab_store, capsys):

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def scanned_store_dir(tmp_path_factory):
     import erroranalysis as ea
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     base = tmp_path_factory.mktemp("handoff-store")
     store = make_store(base / "store", n=120, scan=False)

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def scanned_store_dir(tmp_path_factory):
     import erroranalysis as ea
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     base = tmp_path_factory.mktemp("nbstore")
     store = make_store(base / "store", n=120, scan=False)
@@ -93,9 +93,9 @@ def test_dashboard_poller_runs_on_the_kernel_loop(tmp_path):
     """In a real kernel, ea.show polls the store: another process's relabel reaches the views."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
-    store = make_store(tmp_path / "store", n=30)
+    store = make_store(tmp_path / "store", n=40)  # the real scan needs more than 30
     sid = str(store.sample_ids[0])
     target = next(c for c in store.classes if c != store.labels()[sid])
     relabel_code = f"import erroranalysis as ea; ea.Store.open({str(store.path)!r}).relabel({sid!r}, {target!r})"

@@ -1,15 +1,15 @@
-"""Fixtures for the widget tests: small stores with a run and scan-shaped columns."""
+"""Fixtures for the widget tests: small stores with a run and the real scan (cached)."""
 
 from __future__ import annotations
 
 import pytest
 
-from erroranalysis.widgets._fixture import make_store
+from tests.stores import make_store
 
 
 @pytest.fixture
 def scanned_store(tmp_path):
-    """60 samples, 3 classes, images, a run, scan-shaped columns and a slices artifact."""
+    """60 samples, 3 classes, images, a run and its real scan (a copy of a cached build)."""
     return make_store(tmp_path / "store", n=60)
 
 

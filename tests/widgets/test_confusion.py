@@ -100,7 +100,7 @@ def test_unscanned_store_shows_hint(unscanned_store):
 
 
 def test_many_classes_show_the_most_confused(tmp_path):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
     classes = tuple(f"c{i}" for i in range(12))
     store = make_store(tmp_path / "big", n=200, classes=classes, images=False)

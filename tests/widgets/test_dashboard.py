@@ -190,10 +190,9 @@ def test_reload_rebuilds_views(dashboard):
 
 
 def test_export_tab_exports_the_selection(dashboard, tmp_path):
-    if dashboard.export is None:
-        import pytest
+    from erroranalysis.widgets.export_panel import ExportPanel
 
-        pytest.skip("erroranalysis.widgets.export_panel is not available")
+    assert isinstance(dashboard.export, ExportPanel)  # never silently missing
     r, c = wrong_cell(dashboard)
     dashboard.confusion.click(int(r), int(c))
     panel = dashboard.export
@@ -206,6 +205,15 @@ def test_export_tab_exports_the_selection(dashboard, tmp_path):
 
     exported = pd.read_csv(tmp_path / "selection.csv")
     assert len(exported) == int(dashboard.confusion.counts[r, c])
+
+
+def test_a_broken_export_panel_is_an_error_not_a_missing_tab(scanned_store, monkeypatch):
+    """The export panel is part of the package: failing to import it must not hide the tab."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "erroranalysis.widgets.export_panel", None)
+    with pytest.raises(ImportError):
+        Dashboard(scanned_store, poll_interval=None)
 
 
 def test_rerunning_the_cell_leaves_one_poller(scanned_store):

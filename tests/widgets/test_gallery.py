@@ -100,9 +100,9 @@ def test_missing_image_gives_placeholder(scanned_store):
 
 
 def test_store_without_images(tmp_path):
-    from erroranalysis.widgets._fixture import make_store
+    from tests.stores import make_store
 
-    store = make_store(tmp_path / "noimg", n=20, images=False)
+    store = make_store(tmp_path / "noimg", n=60, images=False)
     gallery = Gallery(store)
     assert gallery.grid.thumbs == [""] * len(gallery.page_ids())
 
