@@ -29,9 +29,22 @@ def _verbs() -> list[str]:
     )
 
 
+def _one_line(message: object) -> str:
+    """The message on one line: newlines become spaces, other control characters escapes."""
+    text = " ".join(str(message).strip().splitlines())
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line too (exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {_one_line(f'{self.prog}: {message}')} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one sub-command per module in ``erroranalysis.commands``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="erroranalysis",
         description="Interactive error analysis of image classifiers: store, scan, widgets, hand-off.",
     )
@@ -50,15 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
+    if argv is not None and any("\x00" in str(arg) for arg in argv):  # no shell can pass one
+        print("error: an argument contains a NUL byte", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 0
     try:
         return int(args.handler(args) or 0)
-    except (ErrorAnalysisError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
-        message = str(error).strip().replace("\n", " ")
-        print(f"error: {message}", file=sys.stderr)
+    except (ErrorAnalysisError, OSError) as error:  # bad input, or a file that cannot be used
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -14,11 +14,15 @@ __all__ = [
     "DuplicateSampleIdError",
     "ErrorAnalysisError",
     "ImportRefusedError",
+    "InvalidArgumentError",
     "InvalidProbabilitiesError",
+    "InvalidSamplesError",
+    "MissingResultError",
     "NothingToUndoError",
     "PathOutsideRootError",
     "RunNotFoundError",
     "ShapeMismatchError",
+    "StalePlanError",
     "StoreExistsError",
     "StoreFormatError",
     "StoreReadOnlyError",
@@ -105,6 +109,21 @@ class StoreReadOnlyError(ErrorAnalysisError):
 
 class NothingToUndoError(ErrorAnalysisError):
     """There is no event left to undo (for that author or session), or the event id is unknown."""
+
+
+class InvalidSamplesError(ErrorAnalysisError):
+    """A samples table cannot make a store (missing columns, empty ids, fewer than 2 classes…)."""
+
+
+class InvalidArgumentError(ErrorAnalysisError):
+    """An argument has a value outside those accepted (a run name, an event kind, an option)."""
+
+
+class MissingResultError(ErrorAnalysisError, KeyError):
+    """A run has no cached result (column) of that name; also a ``KeyError``."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return ValueError.__str__(self)
 
 
 class UnknownEventError(ErrorAnalysisError):

@@ -84,6 +84,26 @@ def get_analysis(name: str) -> type[Analysis]:
         ) from None
 
 
+def _check_param_type(analysis: Analysis, key: str, value: Any) -> None:
+    """Refuse a value whose type differs from the default's (a string for an int, …)."""
+    default = inspect.signature(type(analysis).__init__).parameters[key].default
+    if default is inspect.Parameter.empty or default is None or value is None:
+        return
+    if isinstance(default, bool):
+        expected: tuple[type, ...] = (bool,)
+    elif isinstance(default, (int, float)):
+        expected = (int, float) if isinstance(default, float) else (int,)
+    elif isinstance(default, str):
+        expected = (str,)
+    else:
+        return
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        raise AnalysisError(
+            f"parameter {analysis.name}.{key} must be {' or '.join(t.__name__ for t in expected)} "
+            f"like its default {default!r}; got {value!r}"
+        )
+
+
 class Analysis:
     """Base class of the analyses (scikit-learn style).
 
@@ -131,6 +151,7 @@ class Analysis:
                     f"analysis {self.name!r} has no parameter {key!r}; "
                     f"its parameters are: {', '.join(sorted(valid)) or '(none)'}"
                 )
+            _check_param_type(self, key, value)
             setattr(self, key, value)
         return self
 

@@ -97,6 +97,8 @@ def _parse_names(analyses: str | list[str] | tuple[str, ...] | None) -> list[str
         raise AnalysisError(
             f"unknown analyses {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
         )
+    if not names:
+        raise AnalysisError(f"no analysis named; name at least one of {', '.join(known)}")
     return [name for name in known if name in names]
 
 
@@ -213,6 +215,12 @@ def _run_one(
                 raise
             item.update(status="skipped", reason=str(error), seconds=time.perf_counter() - started)
             return item
+        except (ValueError, TypeError, AssertionError) as error:  # cleanlab asserts some
+            if not parameters:
+                raise
+            # a value the analysis (or the library under it) refuses: bad input, said in one line
+            shown = ", ".join(f"{name}.{key}={value!r}" for key, value in parameters.items())
+            raise AnalysisError(f"analysis {name!r} failed with {shown}: {error}") from error
     for warning in caught:
         message = str(warning.message)
         if issubclass(warning.category, InSampleWarning) or not issubclass(

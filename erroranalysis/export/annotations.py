@@ -131,7 +131,14 @@ def read_annotations(path: str | os.PathLike, format: str = "label-studio") -> l
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return get_reader(format)(path)
+    reader = get_reader(format)
+    try:
+        return reader(path)
+    except UnicodeDecodeError as error:
+        raise ErrorAnalysisError(
+            f"{path} is not a {format} text file (not UTF-8: {error.reason} at byte "
+            f"{error.start}); pass the file the tool exported, or the right --format"
+        ) from None
 
 
 class _Resolver:

@@ -70,6 +70,11 @@ def folder_samples(
             "(or use a manifest: ingest_manifest / --manifest)"
         )
     unlabelled_dir = next((p for p in folders if p.name == unlabelled_folder), None)
+    if unlabelled_folder is not None and unlabelled_dir is None:
+        raise ManifestError(
+            f"{root} has no sub-folder {unlabelled_folder!r} for the unlabelled images; its "
+            f"sub-folders are {describe([p.name for p in folders])}"
+        )
     folders = [p for p in folders if p is not unlabelled_dir]
     names = [p.name for p in folders]
     if classes is None:

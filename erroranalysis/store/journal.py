@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from erroranalysis.errors import StoreFormatError
+from erroranalysis.errors import InvalidArgumentError, StoreFormatError
 
 EVENT_KINDS = ("relabel", "flag", "unflag", "note", "undo")
 EVENT_COLUMNS = [
@@ -247,7 +247,7 @@ class Journal:
             return self._insert(**common, flag=event["flag"])
         if kind == "note":
             return self._insert(**common)
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown event kind {kind!r}; expected one of relabel, flag, unflag, note"
         )
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from erroranalysis.errors import MissingResultError, ShapeMismatchError
 from erroranalysis.store._atomic import write_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class Run:
         """
         expected = int(self.info["num_samples"])
         if len(frame) != expected:
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"result {name!r} must have one row per sample: expected {expected}, got {len(frame)}"
             )
         folder = self._results_dir()
@@ -168,7 +169,7 @@ class Run:
         available = [
             c for name in self.results() for c in (self.result_info(name) or {}).get("columns", [])
         ]
-        raise KeyError(
+        raise MissingResultError(
             f"run {self.name!r} has no result column {column!r}; cached columns: "
             f"{', '.join(available) or 'none (run ea.scan(store) first)'}"
         )

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from erroranalysis.errors import (
+    InvalidArgumentError,
+    InvalidSamplesError,
     NothingToUndoError,
     PathOutsideRootError,
     RunNotFoundError,
@@ -84,8 +86,16 @@ class Store:
                 f"{self.path} is not an erroranalysis store (no store.json). Create one with "
                 "ea.Store.create(...) or `erroranalysis ingest`, or check the path."
             )
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
-        version = int(self.meta.get("format_version", 0))
+        try:
+            self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(self.meta, dict):
+                raise TypeError(f"a JSON {type(self.meta).__name__}, not an object")
+            version = int(self.meta.get("format_version", 0))
+        except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError) as error:
+            raise StoreFormatError(
+                f"{meta_path} is damaged ({error}); it is not a readable erroranalysis store. "
+                "Restore the folder from a backup, or rebuild the store."
+            ) from None
         if version > FORMAT_VERSION:
             raise StoreFormatError(
                 f"{self.path} has store format {version}, newer than this erroranalysis reads "
@@ -96,6 +106,12 @@ class Store:
                 f"{self.path} has store format {version}, older than this erroranalysis reads "
                 f"({FORMAT_VERSION}). Open it with the erroranalysis version that wrote it and "
                 "export its labels, or rebuild the store."
+            )
+        missing = [key for key in ("classes", "num_samples") if key not in self.meta]
+        if missing:
+            raise StoreFormatError(
+                f"{meta_path} lacks {describe(missing)}; it is not a complete erroranalysis store. "
+                "Restore the folder from a backup, or rebuild the store."
             )
         self.classes: list[str] = list(self.meta["classes"])
         self.class_index: dict[str, int] = {name: i for i, name in enumerate(self.classes)}
@@ -158,23 +174,25 @@ class Store:
         """
         path = Path(path)
         if samples is None or not isinstance(samples, pd.DataFrame):
-            raise TypeError(
+            raise InvalidSamplesError(
                 "samples must be a pandas DataFrame with columns sample_id, label[, path, …]"
             )
         table = samples.copy()
         if "label" in table.columns and "given_label" in table.columns:
-            raise ValueError("samples has both 'label' and 'given_label'; keep one of them")
+            raise InvalidSamplesError(
+                "samples has both 'label' and 'given_label'; keep one of them"
+            )
         table = table.rename(columns={"label": "given_label"})
         missing = [column for column in ("sample_id", "given_label") if column not in table]
         if missing:
-            raise ValueError(
+            raise InvalidSamplesError(
                 f"samples must have columns sample_id and label; missing {describe(missing)} "
                 f"(got columns {describe(list(table.columns), 10)})"
             )
         table = table.reset_index(drop=True)
         if table["sample_id"].isna().any():
             rows = np.flatnonzero(table["sample_id"].isna().to_numpy()).tolist()
-            raise ValueError(
+            raise InvalidSamplesError(
                 f"sample_id is empty in rows {describe(rows)}; every sample needs an id"
             )
         table["sample_id"] = table["sample_id"].astype(str)
@@ -188,9 +206,9 @@ class Store:
         classes = [str(name) for name in classes]
         if len(set(classes)) != len(classes):
             repeated = [name for name in dict.fromkeys(classes) if classes.count(name) > 1]
-            raise ValueError(f"classes must be unique; repeated: {describe(repeated)}")
+            raise InvalidSamplesError(f"classes must be unique; repeated: {describe(repeated)}")
         if len(classes) < 2:
-            raise ValueError(
+            raise InvalidSamplesError(
                 f"a classifier needs at least 2 classes; got {classes}"
                 + (
                     " (pass classes=[...] when most samples are unlabelled)"
@@ -333,7 +351,7 @@ class Store:
         """
         samples = self.samples
         if "path" not in samples.columns:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "this store has no image paths (samples had no 'path' column); "
                 "create it with a path column to view images"
             )
@@ -394,16 +412,18 @@ class Store:
         event = dict(event)
         kind = event.get("kind")
         if kind not in ("relabel", "flag", "unflag", "note"):
-            raise ValueError(f"event kind must be relabel, flag, unflag or note; got {kind!r}")
+            raise InvalidArgumentError(
+                f"event kind must be relabel, flag, unflag or note; got {kind!r}"
+            )
         event["sample_id"] = str(event["sample_id"])
         if kind == "relabel":
             event["label"] = self._check_label(event["label"])
         elif kind in ("flag", "unflag"):
             flag = event.get("flag")
             if not isinstance(flag, str) or not flag.strip():
-                raise ValueError(f"flag must be a non-empty string; got {flag!r}")
+                raise InvalidArgumentError(f"flag must be a non-empty string; got {flag!r}")
         elif kind == "note" and not str(event.get("note") or "").strip():
-            raise ValueError("a note needs text")
+            raise InvalidArgumentError("a note needs text")
         return event
 
     def apply_events(
@@ -730,7 +750,7 @@ class Store:
         """
         self._check_writable()
         if not isinstance(name, str) or not _RUN_NAME.match(name):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"run name must be 1–128 letters, digits, '.', '_' or '-' starting with a letter "
                 f"or digit; got {name!r}"
             )

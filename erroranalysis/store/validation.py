@@ -12,6 +12,7 @@ import pandas as pd
 
 from erroranalysis.errors import (
     DuplicateSampleIdError,
+    InvalidArgumentError,
     InvalidProbabilitiesError,
     PathOutsideRootError,
     ShapeMismatchError,
@@ -139,7 +140,7 @@ def check_probabilities(
             f"{probs.shape[1]}. Columns follow the order of store.classes."
         )
     if normalize not in (False, True, "softmax"):
-        raise ValueError(f"normalize must be False, True or 'softmax'; got {normalize!r}")
+        raise InvalidArgumentError(f"normalize must be False, True or 'softmax'; got {normalize!r}")
     dtype = np.dtype(np.float16) if probs.dtype == np.float16 else np.dtype(np.float32)
     output = probs if (probs.dtype == dtype and not normalize) else np.empty(probs.shape, dtype)
     tolerance = SUM_TOLERANCE.get(dtype, DEFAULT_SUM_TOLERANCE)
