@@ -207,7 +207,9 @@ def _run_one(
         warnings.simplefilter("always")
         try:
             if name == "projection":
-                analysis.fit(store, run, on_pca=lambda fitted: fitted.save(store, run))
+                analysis.fit(
+                    store, run, on_pca=lambda fitted: fitted.save(store, run), progress=progress
+                )
             else:
                 analysis.fit(store, run, **_fit_kwargs(analysis, progress))
         except AnalysisError as error:

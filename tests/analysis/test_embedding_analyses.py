@@ -131,12 +131,14 @@ def test_pca_projection_is_cached_with_its_method(planted):
 def test_umap_projection_is_reproducible(planted):
     store, _ = planted
     run = store.run()
-    a = Projection(n_epochs=50).fit(store, run)
-    b = Projection(n_epochs=50).fit(store, run)
-    assert a.method_ == "umap"
+    a = Projection(n_epochs=50, random_state=0).fit(store, run)
+    b = Projection(n_epochs=50, random_state=0).fit(store, run)
+    assert a.method_ == "umap" and a.reproducible_
     assert np.array_equal(a.layout_, b.layout_)
     seen = []
-    Projection(n_epochs=50).fit(store, run, on_pca=lambda fitted: seen.append(fitted.method_))
+    Projection(n_epochs=50, random_state=0).fit(
+        store, run, on_pca=lambda fitted: seen.append(fitted.method_)
+    )
     assert seen == ["pca"]
 
 
