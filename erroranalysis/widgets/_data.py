@@ -34,6 +34,10 @@ _NOT_SCORES = {
 }
 
 
+#: Scores whose high values are the bad ones (the rest, and qualities, are bad when low).
+_HIGH_IS_BAD = {"loss", "entropy", "outlier_score", "label_issue_rank"}
+
+
 @dataclass
 class Change:
     """What changed in the store since the views last looked.
@@ -194,6 +198,7 @@ class ViewData:
         else:
             self.pred_codes = None
         self._load_flags()
+        self._metric_directions: dict[str, bool] | None = None
         self._last_event = int(store.last_event_id)
 
     def _load_flags(self) -> None:
@@ -241,6 +246,30 @@ class ViewData:
             if pd.api.types.is_numeric_dtype(dtype):
                 out.append(str(name))
         return out
+
+    def low_is_bad(self, column: str) -> bool:
+        """Whether low values of ``column`` are the bad ones (so "worst first" = lowest first).
+
+        User metrics say so themselves (``attach_metric(..., higher_is_better=...)``); the scan's
+        scores follow the issue registry's direction; loss, entropy and outlier scores are bad
+        when high; anything else is taken as a quality (low = bad).
+        """
+        if self._metric_directions is None:
+            self._metric_directions = {}
+            if self.run is not None:
+                from erroranalysis.analysis.scores import metric_columns
+
+                self._metric_directions = dict(metric_columns(self.run))
+        if column in self._metric_directions:
+            return bool(self._metric_directions[column])
+        if column in _HIGH_IS_BAD:
+            return False
+        from erroranalysis.analysis.issue_types import issue_types
+
+        for issue in issue_types():
+            if issue.score_column == column:
+                return bool(issue.ascending)
+        return True
 
     def wrong(self) -> np.ndarray | None:
         """Boolean per sample: prediction differs from the current label (``None`` before a scan)."""

@@ -263,7 +263,10 @@ class Dashboard(widgets.VBox):
             self.data.close()
 
     def close(self) -> None:
-        """Stop polling, stop following the store and close every view."""
+        """Stop polling, stop following the store and close every view (idempotent, and quiet
+        when ``Widget.__del__`` calls it again on a garbage-collected dashboard)."""
+        if getattr(self, "_closed", False):
+            return
         self._closed = True
         self.stop_polling()
         self._close_views()

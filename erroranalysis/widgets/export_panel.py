@@ -13,6 +13,7 @@ message in the panel, never as a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 import os
@@ -318,7 +319,10 @@ class ExportPanel(widgets.VBox):
         return f"<div>{head}</div><ul>{files}</ul>{empty}<div><small>{hint}</small></div>"
 
     def close(self) -> None:
-        """Stop observing the selection and close the widgets."""
-        if self.selection is not None:
-            self.selection.unobserve(self._on_selection, "sample_ids")
+        """Stop observing the selection and close the widgets (idempotent: a second call, such
+        as the one ``Widget.__del__`` makes after the dashboard closed the panel, is quiet)."""
+        selection, self.selection = getattr(self, "selection", None), None
+        if selection is not None:
+            with contextlib.suppress(ValueError):  # never registered (__init__ failed half-way)
+                selection.unobserve(self._on_selection, "sample_ids")
         super().close()

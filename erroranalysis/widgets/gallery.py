@@ -30,7 +30,6 @@ def _issue_types():
 
 
 _PREFERRED_SORT = ("label_quality", "self_confidence", "margin", "loss", "outlier_score")
-_HIGH_IS_BAD = {"loss", "entropy", "outlier_score", "label_issue_rank"}
 
 
 class Gallery(View):
@@ -91,7 +90,7 @@ class Gallery(View):
             layout=widgets.Layout(width="240px"),
         )
         if ascending is None:
-            ascending = sort_by not in _HIGH_IS_BAD
+            ascending = self.data.low_is_bad(sort_by) if sort_by else True
         self.ascending = widgets.ToggleButton(
             value=bool(ascending),
             description="lowest first" if ascending else "highest first",
@@ -104,7 +103,7 @@ class Gallery(View):
         self.page_label = widgets.Label()
         self.prev_button.on_click(lambda _: self.go(self.page - 1))
         self.next_button.on_click(lambda _: self.go(self.page + 1))
-        self.sort_by.observe(lambda _: self._reorder(), "value")
+        self.sort_by.observe(self._on_sort_column, "value")
         self.ascending.observe(self._on_direction, "value")
         controls = widgets.HBox(
             [self.sort_by, self.ascending, self.prev_button, self.page_label, self.next_button]
@@ -149,6 +148,19 @@ class Gallery(View):
         self.order = positions
         self.page = 0
         self._render(thumbs=True)
+
+    def _on_sort_column(self, event: dict) -> None:
+        # a new column sorts worst first: lowest first where low is bad (label quality, a
+        # metric attached with higher_is_better=True), highest first where high is bad (loss)
+        column = event["new"]
+        ascending = self.data.low_is_bad(column) if column else True
+        if ascending != self.ascending.value:
+            with self.ascending.hold_trait_notifications():
+                self.ascending.unobserve(self._on_direction, "value")
+                self.ascending.value = ascending
+                self.ascending.observe(self._on_direction, "value")
+            self.ascending.description = "lowest first" if ascending else "highest first"
+        self._reorder()
 
     def _on_direction(self, event: dict) -> None:
         self.ascending.description = "lowest first" if event["new"] else "highest first"
