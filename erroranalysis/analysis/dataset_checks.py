@@ -42,8 +42,8 @@ class _LabStandIn:
 
 
 def _managers() -> dict[str, type]:
-    from cleanlab.datalab.internal.issue_manager.noniid import NonIIDIssueManager
-    from cleanlab.datalab.internal.issue_manager.underperforming_group import (
+    from erroranalysis.analysis._cleanlab import (
+        NonIIDIssueManager,
         UnderperformingGroupIssueManager,
     )
 

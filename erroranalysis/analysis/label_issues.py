@@ -124,12 +124,17 @@ def find_label_issues_lean(
     LabelIssueResult
     """
     from cleanlab.count import calibrate_confident_joint
-    from cleanlab.filter import _keep_at_least_n_per_class
-    from cleanlab.internal.constants import (
+
+    from erroranalysis.analysis._cleanlab import (
         CONFIDENT_THRESHOLDS_LOWER_BOUND,
         FLOATING_POINT_COMPARISON,
     )
-    from cleanlab.rank import _compute_label_quality_scores
+    from erroranalysis.analysis._cleanlab import (
+        compute_label_quality_scores as _compute_label_quality_scores,
+    )
+    from erroranalysis.analysis._cleanlab import (
+        keep_at_least_n_per_class as _keep_at_least_n_per_class,
+    )
 
     if rank_by not in RANK_METHODS:
         raise AnalysisError(f"rank_by must be one of {', '.join(RANK_METHODS)}, got {rank_by!r}")

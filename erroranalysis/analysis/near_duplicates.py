@@ -56,10 +56,10 @@ def near_duplicate_sets(
     nearest_distance : ndarray of float32
     info : dict (``radius``, ``median_nn_distance``, ``metric``, ``num_sets``)
     """
-    from cleanlab.internal.constants import EPSILON
-    from cleanlab.internal.neighbor.knn_graph import create_knn_graph_and_index
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
+
+    from erroranalysis.analysis._cleanlab import EPSILON, create_knn_graph_and_index
 
     if threshold < 0:
         raise AnalysisError(f"threshold must be non-negative, got {threshold}")

@@ -71,7 +71,9 @@ def _block_scores(
     taken over the row with the label's entry masked (identical values, one pass less than
     cleanlab's ``np.delete``).
     """
-    from cleanlab.rank import _compute_label_quality_scores
+    from erroranalysis.analysis._cleanlab import (
+        compute_label_quality_scores as _compute_label_quality_scores,
+    )
 
     n = block.shape[0]
     rows = np.arange(n)
