@@ -325,3 +325,153 @@ def test_round_trip_through_label_studio(label_studio, tmp_path):
         event["kind"] == "relabel"
         and event["source"] == f"import:label-studio-csv:{result.export_id}"
     )
+
+
+def _annotator_session(
+    base: str, api: requests.Session, email: str
+) -> tuple[requests.Session, int]:
+    """A second account, signed up through the organisation's invite link as a colleague would,
+    with its own API access; returns the session and the user id Label Studio exports."""
+    invite = _ok(api.get(f"{base}/api/invite")).json()
+    url = f"{base}/user/signup/?token={invite['token']}"
+    browser = requests.Session()
+    browser.get(url, timeout=30)
+    password = "Pw-" + secrets.token_hex(8)
+    answer = browser.post(
+        url,
+        data={
+            "email": email,
+            "password": password,
+            "csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
+        },
+        headers={"Referer": url},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, (
+        f"sign-up of {email}: {answer.status_code} {answer.text[:300]}"
+    )
+    session = _api_session(base, email, password, "no-legacy-token")
+    me = _ok(session.get(f"{base}/api/current-user/whoami")).json()
+    assert me["email"] == email
+    return session, int(me["id"])
+
+
+def test_queue_and_two_annotators_consensus_through_label_studio(label_studio, tmp_path):
+    """The annotator queue goes out with the model's suggestion; two annotator accounts answer
+    the same tasks; the export comes back as a consensus (CROWDLAB), doubtful ones to a person."""
+    import numpy as np
+    import pandas as pd
+
+    import erroranalysis as ea
+    from erroranalysis.analysis.consensus import LOW_CONSENSUS_FLAG
+    from erroranalysis.export import export_queue
+
+    base, api, document_root = label_studio
+    store = make_store(document_root / "queue", n=24)
+    # half the samples lose their label: the queue is theirs (too few labels for a threshold)
+    classes = list(store.classes)
+    truth = {f"s{i:02d}": classes[i % 3] for i in range(24)}
+    hidden = [f"s{i:02d}" for i in range(12, 24)]
+    frame = store.samples.copy()
+    frame["label"] = [None if sid in hidden else truth[sid] for sid in frame["sample_id"]]
+    store = ea.Store.create(
+        document_root / "queue-store",
+        classes=classes,
+        samples=frame.drop(columns=["given_label"]),
+        image_root=store.image_root,
+    )
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(3) * 0.7, size=24)
+    for i, sid in enumerate(truth):  # the model is right, confidently, on most samples
+        if i % 5:
+            probs[i] = 0.1
+            probs[i, classes.index(truth[sid])] = 0.8
+    store.add_run("cv", probs.astype(np.float32), out_of_sample=True)
+
+    result = export_queue(store, tmp_path / "queue.json", document_root=document_root)
+    assert sorted(result.sample_ids) == hidden
+    project = _ok(
+        api.post(
+            f"{base}/api/projects",
+            json={"title": "erroranalysis queue", "label_config": result.files[1].read_text()},
+        )
+    ).json()
+    pid = project["id"]
+    _ok(
+        api.post(
+            f"{base}/api/storages/localfiles",
+            json={"project": pid, "path": str(store.image_root), "title": "images"},
+        )
+    )
+    imported = _ok(
+        api.post(f"{base}/api/projects/{pid}/import", json=json.loads(result.path.read_text()))
+    ).json()
+    assert imported["task_count"] == 12 and imported["prediction_count"] == 12
+    tasks = _ok(api.get(f"{base}/api/tasks", params={"project": pid, "page_size": 100})).json()[
+        "tasks"
+    ]
+    by_sample = {task["data"]["sample_id"]: task for task in tasks}
+    full = _ok(api.get(f"{base}/api/tasks/{by_sample[result.sample_ids[0]]['id']}")).json()
+    queue = ea.annotation_queue(store)
+    assert full["predictions"][0]["result"][0]["value"]["choices"] == [
+        queue["suggested_label"].iloc[0]
+    ]
+    assert full["data"]["given_label"] == ""
+
+    kim, kim_id = _annotator_session(base, api, "kim@example.com")
+    lou, lou_id = _annotator_session(base, api, "lou@example.com")
+    # kim is right on every task; lou disagrees on three of them
+    disagreed = hidden[:3]
+    for session, wrong in ((kim, []), (lou, disagreed)):
+        for sid in hidden:
+            label = truth[sid]
+            if sid in wrong:
+                label = classes[(classes.index(label) + 1) % 3]
+            _ok(
+                session.post(
+                    f"{base}/api/tasks/{by_sample[sid]['id']}/annotations/",
+                    json={"result": _choice(label)},
+                )
+            )
+    files = {}
+    for export_type, name in (("JSON", "export.json"), ("JSON_MIN", "export-min.json")):
+        response = _ok(
+            api.get(f"{base}/api/projects/{pid}/export", params={"exportType": export_type})
+        )
+        files[export_type] = tmp_path / name
+        files[export_type].write_bytes(response.content)
+
+    preview = import_annotations(store, files["JSON_MIN"], format="label-studio-min", dry_run=True)
+    summary = import_annotations(store, files["JSON"], format="label-studio")
+    annotators = {f"label-studio-user:{kim_id}", f"label-studio-user:{lou_id}"}
+    for found in (preview, summary):
+        assert found.consensus_method == "crowdlab" and len(found.consensus) == 12
+        assert set(found.annotators["annotator"]) == annotators
+        assert (found.applied, found.conflicts) == (summary.applied, summary.conflicts)
+    # the nine agreed samples are labelled, by both; only doubtful disagreements wait for a person
+    labels = store.labels()
+    agreed = [sid for sid in hidden if sid not in disagreed]
+    assert labels[agreed].astype(str).tolist() == [truth[sid] for sid in agreed]
+    assert summary.conflicts == summary.low_consensus <= 3
+    assert summary.applied == 12 - summary.conflicts
+    conflicts = set(summary.conflict_rows["sample_id"])
+    assert conflicts <= set(disagreed)
+    settled = [sid for sid in disagreed if sid not in conflicts]  # the model sides with kim
+    assert labels[settled].astype(str).tolist() == [truth[sid] for sid in settled]
+    events = store.events()
+    assert events["batch"].nunique() == 1
+    relabels = events[events["kind"] == "relabel"].set_index("sample_id")
+    assert set(relabels.loc[agreed[0], "author"].split("+")) == annotators
+    notes = events[events["kind"] == "note"]
+    assert len(notes) == 24 and set(notes["author"]) == annotators
+    flags = store.flags()
+    assert set(flags.loc[flags["flag"] == LOW_CONSENSUS_FLAG, "sample_id"]) == conflicts
+    # a doubtful sample is back in the queue; settled ones are not
+    again = ea.annotation_queue(store)
+    assert set(again["sample_id"]) == conflicts
+    # the same answers as JSON_MIN add nothing
+    last = store.last_event_id
+    assert import_annotations(store, files["JSON_MIN"], format="label-studio-min").applied == 0
+    assert store.last_event_id == last
+    assert pd.Series(list(annotators)).isin(ea.annotator_quality(store)["annotator"]).all()
