@@ -66,6 +66,12 @@ def consensus(seeds=(0, 1, 2), minimum: float = 0.5) -> dict:
     return {key: [row[key] for row in rows] for key in rows[0]}
 
 
+def _draw(rng, centres, spread, n):
+    """``n`` points of Gaussian classes around ``centres`` with per-class ``spread``."""
+    y = rng.integers(0, len(centres), n)
+    return centres[y] + rng.normal(0, 1, (n, centres.shape[1])) * spread[y, None], y
+
+
 def queue_order(seeds=(0, 1, 2), rounds: int = 10, batch: int = 100) -> dict:
     import warnings
 
@@ -82,12 +88,8 @@ def queue_order(seeds=(0, 1, 2), rounds: int = 10, batch: int = 100) -> dict:
         centres = rng.normal(0, 1.0, (k, d))
         spread = rng.uniform(0.8, 2.0, k)  # classes of unequal difficulty
 
-        def draw(n):
-            y = rng.integers(0, k, n)
-            return centres[y] + rng.normal(0, 1, (n, d)) * spread[y, None], y
-
-        x_pool, y_pool = draw(6000)
-        x_test, y_test = draw(3000)
+        x_pool, y_pool = _draw(rng, centres, spread, 6000)
+        x_test, y_test = _draw(rng, centres, spread, 3000)
         start = rng.choice(len(x_pool), 200, replace=False)
         for method in methods:
             labelled = np.zeros(len(x_pool), dtype=bool)
