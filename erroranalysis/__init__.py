@@ -28,6 +28,7 @@ _LAZY = {
     "ingest_manifest": ("erroranalysis.ingest.manifest", "ingest_manifest"),
     "load_image": ("erroranalysis.ingest.images", "load_image"),
     "scan": ("erroranalysis.analysis.scan", "scan"),
+    "project": ("erroranalysis.analysis.projection", "project"),
     "compare_runs": ("erroranalysis.analysis.evaluation", "compare_runs"),
     "explain": ("erroranalysis.analysis.saliency", "explain"),
     "pseudo_label": ("erroranalysis.analysis.pseudo_label", "pseudo_label"),

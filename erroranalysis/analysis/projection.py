@@ -49,7 +49,15 @@ from erroranalysis.analysis.base import (
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
 
-__all__ = ["PCABasis", "Projection", "pca_basis", "pca_layout", "umap_layout"]
+__all__ = [
+    "PCABasis",
+    "Projection",
+    "ProjectionJob",
+    "pca_basis",
+    "pca_layout",
+    "project",
+    "umap_layout",
+]
 
 METHODS = ("umap", "pca")
 #: Rows the PCA axes are estimated from (the leading axes of 10k random rows are those of 1M).
@@ -674,3 +682,174 @@ def _progress_bar(progress: bool | Progress, umap: bool) -> Iterator[Progress | 
         yield update
     finally:
         bar.close()
+
+
+# -- running it beside a dashboard ------------------------------------------------------------
+
+
+class ProjectionJob:
+    """A projection computed by a child process (see :func:`project`).
+
+    The child saves the PCA layout at once and UMAP's when it lands; an open dashboard's poller
+    swaps each in. The kernel stays free: this process only reads the child's progress lines
+    (on a thread that waits on a pipe, so it holds no lock the kernel needs).
+
+    Attributes
+    ----------
+    fraction : float
+        Progress, 0 to 1.
+    stage : str
+        What the child is doing.
+    returncode : int or None
+        The child's exit status once it has finished.
+    summary : dict or None
+        ``Projection.summary()`` of the finished layout (method, reproducible, seconds).
+    error : str or None
+        The end of the child's error output when it failed.
+    """
+
+    def __init__(self, args: list[str], progress: bool):
+        import subprocess
+        import sys
+        import tempfile
+        import threading
+
+        self.fraction, self.stage = 0.0, "starting"
+        self.returncode: int | None = None
+        self.summary: dict[str, Any] | None = None
+        self.error: str | None = None
+        # stderr to a file: warnings filling a pipe nobody reads would stall the child
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by _follow)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "erroranalysis.analysis.projection", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        # the bar is made here, so that a notebook shows it under the calling cell
+        self._bar = _progress_bar(progress, True)
+        report = self._bar.__enter__()
+        self._thread = threading.Thread(target=self._follow, args=(report,), daemon=True)
+        self._thread.start()
+
+    def _follow(self, report: Progress | None) -> None:
+        import json
+
+        try:
+            for line in self._process.stdout:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if "summary" in message:
+                    self.summary = message["summary"]
+                    continue
+                self.fraction, self.stage = float(message["fraction"]), str(message["stage"])
+                _report(report, self.fraction, self.stage)
+        finally:
+            self._bar.__exit__(None, None, None)
+        self.returncode = self._process.wait()
+        self._stderr.seek(0)
+        stderr = self._stderr.read()
+        self._stderr.close()
+        if self.returncode != 0:
+            self.error = stderr.strip()[-2000:] or f"exit status {self.returncode}"
+
+    def done(self) -> bool:
+        """Whether the child has finished (successfully or not)."""
+        return self.returncode is not None
+
+    def wait(self, timeout: float | None = None) -> ProjectionJob:
+        """Block until the child has finished; raises :class:`AnalysisError` if it failed."""
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise AnalysisError(f"the projection failed: {self.error}")
+        return self
+
+    def cancel(self) -> None:
+        """Stop the child (the layout saved so far stays)."""
+        if self._process.poll() is None:
+            self._process.terminate()
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else f"{self.fraction:.0%} {self.stage}"
+        return f"<ProjectionJob {state}>"
+
+
+def project(
+    store: Store | str,
+    run: str | None = None,
+    background: bool = True,
+    progress: bool = True,
+    **params: Any,
+) -> ProjectionJob | Projection:
+    """Compute and save the run's 2-D projection (PCA at once, then UMAP), with a progress bar.
+
+    Parameters
+    ----------
+    store : Store or path
+    run : str, optional
+        Which run (default: the latest).
+    background : bool
+        ``True`` (default): run in a child process and return a :class:`ProjectionJob` at once,
+        so the notebook (and an open dashboard, which swaps each saved layout in) stays usable;
+        ``False``: compute here and return the fitted :class:`Projection`.
+    progress : bool
+        Draw a tqdm bar.
+    **params
+        :class:`Projection` parameters (``random_state=0`` for a reproducible layout).
+    """
+    import json
+
+    if not background:
+        from erroranalysis.store import Store
+
+        handle = store if hasattr(store, "run") else Store.open(store)
+        target = handle.run(run)
+        fitted = Projection(**params)
+        fitted.fit(handle, target, on_pca=lambda f: f.save(handle, target), progress=progress)
+        fitted.save(handle, target)
+        fitted._record(target)
+        return fitted
+    Projection(**params)  # refuse unknown parameters here, not in the child
+    path = str(getattr(store, "path", store))
+    args = [path, "--params", json.dumps(params)]
+    if run is not None:
+        args += ["--run", run]
+    return ProjectionJob(args, progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m erroranalysis.analysis.projection STORE [--run R] [--params JSON]``.
+
+    Fits and saves the projection (PCA result first, then UMAP); prints one JSON line per
+    progress step (``{"fraction": ..., "stage": ...}``) and the summary last.
+    """
+    import argparse
+    import json
+    import sys
+
+    from erroranalysis.store import Store
+
+    parser = argparse.ArgumentParser(description="compute and save a run's 2-D projection")
+    parser.add_argument("store")
+    parser.add_argument("--run", default=None)
+    parser.add_argument("--params", default="{}", help="Projection parameters as JSON")
+    args = parser.parse_args(argv)
+    store = Store.open(args.store)
+    run = store.run(args.run)
+    fitted = Projection(**json.loads(args.params))
+
+    def report(fraction: float, stage: str) -> None:
+        print(json.dumps({"fraction": round(fraction, 4), "stage": stage}), flush=True)
+
+    fitted.fit(store, run, on_pca=lambda f: f.save(store, run), progress=report)
+    fitted.save(store, run)
+    fitted._record(run)
+    print(json.dumps({"summary": fitted.summary()}, default=str), flush=True)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -106,6 +106,8 @@ class Dashboard(widgets.VBox):
     def _build(self, run: Any) -> None:
         self.data = ViewData(self.store, run)
         self.data.on_error(self.show_error)
+        info = self.data.run.result_info("projection") if self.data.run is not None else None
+        self._projection_created = (info or {}).get("created")
         common = {"selection": self.selection}
         self.confusion = ConfusionMatrix(self.data, **common)
         self.scatter = EmbeddingScatter(self.data, **common)
@@ -190,7 +192,21 @@ class Dashboard(widgets.VBox):
         if not changed:
             # events written through another handle of this process reach us only via sync
             changed = self.data.sync() is not None
-        return changed
+        return self._swap_projection() or changed
+
+    def _swap_projection(self) -> bool:
+        """Show a projection saved since the views were built (UMAP landing after PCA)."""
+        run = self.data.run
+        info = run.result_info("projection") if run is not None else None
+        created = (info or {}).get("created")
+        if created == self._projection_created:
+            return False
+        self._projection_created = created
+        layout = run.load_result("projection")
+        if layout is None or len(layout) != self.data.num_samples:
+            return False
+        self.scatter.set_positions(layout[["x", "y"]].to_numpy())
+        return True
 
     def start_polling(self, interval: float = 1.5) -> bool:
         """Check for other processes' changes every ``interval`` seconds on the kernel's loop.

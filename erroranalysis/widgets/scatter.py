@@ -261,6 +261,14 @@ class EmbeddingScatter(View):
             self._show_selection(self.data.positions(self.selection.sample_ids))
             self._show_focus(self.data.position(self.selection.focused))
 
+    def set_positions(self, xy: Any) -> None:
+        """Show a new layout: ``xy`` (N, 2) in the store's sample order (e.g. UMAP landing)."""
+        xy = np.asarray(xy, dtype=np.float32)
+        if xy.shape != (self.data.num_samples, 2):
+            raise ValueError(f"positions must be ({self.data.num_samples}, 2), got {xy.shape}")
+        self.data.frame["x"], self.data.frame["y"] = xy[:, 0], xy[:, 1]
+        self.load_positions()
+
     def _slice_columns(self) -> list[str]:
         frame = self.data.frame
         out = []
