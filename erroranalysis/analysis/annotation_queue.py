@@ -227,12 +227,13 @@ def annotation_queue(
             confidence_level=source.confidence_level if source else 0.95,
         ).fit(store, run if run is not None else (source.run_name_ if source else None))
     queued = plan.candidates_ & ~plan.above(thresholds)
-    rows = np.flatnonzero(queued)
     chosen = dict(plan.thresholds_)
     chosen.update({k: (np.nan if v is None else float(v)) for k, v in (thresholds or {}).items()})
     run_object = store.run(plan.run_name_)
-    probs = np.asarray(run_object.probs[rows], dtype=np.float64) if len(rows) else np.zeros((0, 1))
     doubtful, doubtful_scores, doubtful_reasons = _low_consensus(store, run_object, method)
+    queued[doubtful] = False  # once each: a doubtful sample is scored with its answers
+    rows = np.flatnonzero(queued)
+    probs = np.asarray(run_object.probs[rows], dtype=np.float64) if len(rows) else np.zeros((0, 1))
     if method == "activelab" and doubtful_scores is not None:
         # unlabelled and doubtful samples scored together, on one scale
         scores, doubtful_scores = doubtful_scores(probs)

@@ -237,7 +237,9 @@ class _Agreed:
             self.verdicts[row.sample_id] = {
                 "label": row.consensus_label,
                 "quality": float(row.consensus_quality),
-                "low": (not row.unanimous) and float(row.consensus_quality) < minimum,
+                # doubtful: a disagreement with a weak consensus, or a consensus that is
+                # nobody's answer (the model's pick among annotators who all differ)
+                "low": ((not row.unanimous) and float(row.consensus_quality) < minimum) or not by,
                 "answers": row.answers,
                 "by": by or "consensus",
             }
@@ -541,17 +543,18 @@ def import_annotations(
             pool, key=lambda pair: (pair[1][0].time or "", pair[0])
         )
         now = str(current[sample_id])
-        if verdict is not None and verdict["low"]:
+        if verdict is not None and row.label != verdict["label"]:
+            decisions[sample_id] = (
+                "conflict",
+                f"annotators disagree and their consensus {verdict['label']} is nobody's "
+                f"answer: {verdict['answers']}",
+                row,
+            )
+        elif verdict is not None and verdict["low"]:
             decisions[sample_id] = (
                 "conflict",
                 f"annotators disagree and their consensus is doubtful (quality "
                 f"{verdict['quality']:.2f} < {min_consensus_quality:g}): {verdict['answers']}",
-                row,
-            )
-        elif verdict is not None and row.label != verdict["label"]:
-            decisions[sample_id] = (
-                "conflict",
-                f"the consensus {verdict['label']} is nobody's answer: {verdict['answers']}",
                 row,
             )
         elif verdict is not None:

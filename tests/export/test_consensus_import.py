@@ -154,6 +154,7 @@ def test_three_annotators_consensus_applied_doubtful_ones_to_people(unlabelled, 
     back = queue[queue["sample_id"].isin(doubtful)]
     assert set(back["sample_id"]) == doubtful
     assert back["reason"].str.startswith("annotators disagree").all()
+    assert queue["sample_id"].is_unique
     assert queue["score"].is_monotonic_increasing
 
     store.undo()  # the whole import at once
