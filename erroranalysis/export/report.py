@@ -250,6 +250,33 @@ def _stale_note(store, run, names: tuple[str, ...]) -> str:
     return ""
 
 
+def _annotators_section(store, run) -> str:
+    """Each annotator's quality (CROWDLAB over every journaled answer) and doubtful samples."""
+    from erroranalysis.analysis.consensus import (
+        LOW_CONSENSUS_FLAG,
+        answers_from_journal,
+        crowdlab_consensus,
+    )
+
+    html = "<h2>Annotators</h2>"
+    answers = answers_from_journal(store)
+    if answers.empty or answers["annotator"].nunique() < 2:
+        return html + "<p>No import of several annotators' answers yet.</p>"
+    result = crowdlab_consensus(answers, store, run)
+    flags = store.flags()
+    doubtful = int((flags["flag"] == LOW_CONSENSUS_FLAG).sum()) if len(flags) else 0
+    html += (
+        f"<p>{len(answers):,} answers by {answers['annotator'].nunique()} annotators on "
+        f"{answers['sample_id'].nunique():,} samples; consensus by {_esc(result.method)}; "
+        f"{doubtful:,} samples wait for a person (doubtful consensus, back in the annotator "
+        "queue).</p>"
+    )
+    table = result.annotators.rename(
+        columns={"agreement_with_consensus": "agrees with consensus", "num_labeled": "answers"}
+    )
+    return html + _table(table, limit=100)
+
+
 def report(
     store,
     path: str | os.PathLike,
@@ -261,7 +288,8 @@ def report(
 
     Sections: summary metrics, confusion matrix and per-class metrics, most confused pairs, weak
     slices, evaluation with and without the suspected label errors, thumbnails of the top relabel
-    candidates and of the weak spots. Everything comes from the scan's cached results; missing
+    candidates and of the weak spots, and the annotators' quality when several annotators'
+    answers were imported. Everything comes from the scan's cached results; missing
     parts say to run the scan.
 
     Parameters
@@ -397,6 +425,8 @@ def report(
         sections.append(_thumbs(store, chosen.reset_index(drop=True), spot_caption))
     else:
         sections.append("<p>No sample is flagged as a weak spot.</p>")
+
+    sections.append(_annotators_section(store, opened))
 
     document = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

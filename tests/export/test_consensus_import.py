@@ -142,6 +142,10 @@ def test_three_annotators_consensus_applied_doubtful_ones_to_people(unlabelled, 
     assert len(journaled) == 3 * len(ids)
     quality = ea.annotator_quality(store)
     assert quality["annotator"].tolist() == list(ACCURACY)
+    html = ea.report(store, tmp_path / "report.html").read_text()
+    section = html[html.index("<h2>Annotators</h2>") :]
+    assert f"{len(doubtful):,} samples wait for a person" in section
+    assert section.index("ana@example.com") < section.index("cy@example.com")
 
     # importing the same file again adds nothing
     last = store.last_event_id

@@ -32,6 +32,7 @@ def test_report_is_self_contained(store, tmp_path):
     assert f"{accuracy:.1%}" in text
     assert "without suspected label errors" in text
     assert "No slice metrics cached" in text and "erroranalysis scan STORE" in text
+    assert "<h2>Annotators</h2><p>No import of several annotators' answers yet.</p>" in text
 
 
 def test_report_uses_cached_artifacts(store, tmp_path):
