@@ -31,6 +31,7 @@ from erroranalysis.widgets.confusion import ConfusionMatrix
 from erroranalysis.widgets.gallery import Gallery
 from erroranalysis.widgets.inspector import Inspector
 from erroranalysis.widgets.issues import IssueTable
+from erroranalysis.widgets.run_notice import RunNotice
 from erroranalysis.widgets.scatter import EmbeddingScatter
 from erroranalysis.widgets.selection import Selection
 from erroranalysis.widgets.slices import SliceTable
@@ -99,6 +100,7 @@ class Dashboard(widgets.VBox):
         self._poller: asyncio.Task | None = None
         self._closed = False
         self._style = Stylesheet()
+        self.run_notice = RunNotice(store, on_show=self.show_run)
         self._build(run)
         if poll_interval:
             self.start_polling(poll_interval)
@@ -160,7 +162,9 @@ class Dashboard(widgets.VBox):
         self.inspector.layout = widgets.Layout(flex="2 1 0", min_width="320px")
         self.children = [
             self._style,
-            widgets.HBox([self.header, self.clear_button, self.refresh_button, self.status]),
+            widgets.HBox(
+                [self.header, self.clear_button, self.refresh_button, self.status, self.run_notice]
+            ),
             widgets.HBox([self.confusion, self.scatter]),
             widgets.HBox([self.gallery, self.inspector]),
             tabs,
@@ -252,6 +256,7 @@ class Dashboard(widgets.VBox):
             try:
                 if self.refresh():
                     self.status.value = '<span class="ea-muted">updated from other processes</span>'
+                self.run_notice.check()
             except Exception as error:  # keep polling: a transient read error must not kill it
                 self.data.report_error("refreshing the store failed", error)
 
@@ -260,6 +265,16 @@ class Dashboard(widgets.VBox):
         run = self.data.run.name if self.data.run is not None else None
         self._close_views()
         self._build(run)
+
+    def show_run(self, run: str) -> None:
+        """Rebuild every view, in place, on another run (the *show it* of the newer-run notice)."""
+        self.store.run(run)  # an unknown name raises here, before any view is closed
+        self._close_views()
+        self._build(run)
+        self.run_notice.reset()
+        if self.polling:  # the poller now follows (store, run): keep one per pair
+            key = (str(Path(self.store.path).resolve()), run)
+            _POLLING[key] = self
 
     def _close_views(self) -> None:
         for name in (
