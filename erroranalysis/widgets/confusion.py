@@ -81,6 +81,8 @@ class ConfusionMatrix(View):
         self.mode.observe(lambda _: self._render(), "value")
         self.children = [self.message, self.mode, self.heatmap]
         self.shown: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._cell: tuple[int, int] | None = None
+        self._cell_description = ""
         self.counts: np.ndarray | None = None
         self._build()
 
@@ -161,10 +163,10 @@ class ConfusionMatrix(View):
         c = np.flatnonzero(self.shown == col)
         self.heatmap.selected_cell = [int(r[0]), int(c[0])] if len(r) and len(c) else []
         names = self.data.classes
+        self._cell = (row, col)
+        self._cell_description = f"given {names[row]}, predicted {names[col]}"
         self.selection.select(
-            self.data.ids_at(pos),
-            source=self.view_name,
-            description=f"given {names[row]}, predicted {names[col]}",
+            self.data.ids_at(pos), source=self.view_name, description=self._cell_description
         )
 
     def _on_click(self, payload: dict) -> None:
@@ -187,8 +189,22 @@ class ConfusionMatrix(View):
             change.new_codes,
         )
         self._render()
+        self._reselect_cell()
+
+    def _reselect_cell(self) -> None:
+        """After relabels, the clicked cell's samples are not the same: select them again, so
+        the gallery (and the scatter) count what the cell says."""
+        if self._cell is None or self.selection.source != self.view_name:
+            return
+        row, col = self._cell
+        pos = self.cell_positions(row, col)
+        if set(self.data.ids_at(pos)) != set(self.selection.sample_ids):
+            self.selection.select(
+                self.data.ids_at(pos), source=self.view_name, description=self._cell_description
+            )
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+        self._cell = None
         if self.heatmap.selected_cell:
             self.heatmap.selected_cell = []
 

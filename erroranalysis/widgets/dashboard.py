@@ -139,6 +139,7 @@ class Dashboard(widgets.VBox):
         self.clear_button = widgets.Button(
             description="clear selection", layout=widgets.Layout(width="130px")
         )
+        self.clear_button.add_class("ea-clear-selection")
         self.clear_button.on_click(lambda _: self.selection.clear(source="dashboard"))
         self.status = widgets.HTML()
         self.status.add_class("ea-dashboard-status")

@@ -110,6 +110,7 @@ class Gallery(View):
         )
         self.children = [self.message, self.count, controls, self.grid]
         self.page = 0
+        self._selection_what: tuple[str, str] = ("", "")
         self.order = np.zeros(0, dtype=np.int64)
         self._all_orders: dict[tuple[str, bool], np.ndarray] = {}
         self._reorder()
@@ -132,7 +133,7 @@ class Gallery(View):
         keys = np.where(np.isnan(keys), np.inf, keys)
         return positions[np.argsort(keys, kind="stable")]
 
-    def _reorder(self) -> None:
+    def _reorder(self, keep_page: bool = False) -> None:
         column, ascending = self.sort_by.value, bool(self.ascending.value)
         if self._showing_selection():
             positions = self._base_positions()
@@ -146,7 +147,7 @@ class Gallery(View):
                 self._all_orders[key] = self._sorted(every, column, ascending) if column else every
             positions = self._all_orders[key]
         self.order = positions
-        self.page = 0
+        self.page = min(self.page, self.num_pages - 1) if keep_page else 0
         self._render(thumbs=True)
 
     def _on_sort_column(self, event: dict) -> None:
@@ -261,7 +262,11 @@ class Gallery(View):
             self.click(payload["sample_id"])
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
-        self._reorder()
+        # the same selection again (a confusion cell re-selected after a relabel): stay on the page
+        what = (source, self.selection.description)
+        same = what == self._selection_what and bool(self.selection.description)
+        self._selection_what = what
+        self._reorder(keep_page=same)
 
     def on_focus(self, sample_id: str | None, source: str) -> None:
         self.grid.focused = sample_id or ""

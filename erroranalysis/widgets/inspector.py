@@ -370,6 +370,7 @@ class Inspector(View):
         self._after_focus()
 
     def _after_focus(self) -> None:
+        self.status.value = ""  # "undid …" / "relabelled as …" was about the previous sample
         self._saliency_on_focus()
         self._render_zoom()
 

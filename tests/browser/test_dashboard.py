@@ -547,6 +547,97 @@ def test_box_select_in_scatter(shot_on_failure, store, store_info, jupyterlab):
     assert not lost, f"box selections lost ({len(lost)}/{sent}): {lost}"
 
 
+def _gallery_count(page) -> int:
+    return int(gallery_state(page)["count"])
+
+
+def test_clear_selection_clears_the_scatter(shot_on_failure, store, store_info):
+    """Issue 17.1: after a box selection, *clear selection* leaves no point selected in the
+    scatter and the gallery shows the lowest-scoring samples again."""
+    page = shot_on_failure
+    run = store_info["run"]
+    scatter = page.locator(".ea-dashboard .ea-scatter").first
+    scatter.scroll_into_view_if_needed()
+    page.locator(".ea-dashboard .ea-scatter button.ea-scatter-mode-box").first.click()
+    box = page.locator(".ea-dashboard .ea-scatter canvas.ea-scatter-gl").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 81, cy - 81)
+    page.mouse.down()
+    page.mouse.move(cx - 80, cy - 80)
+    page.mouse.move(cx + 80, cy + 80, steps=12)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => document.querySelector('.ea-dashboard .ea-scatter').eaScatterState().selected > 0",
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    page.locator(".ea-dashboard .ea-scatter button.ea-scatter-mode-pan").first.click()
+    selected = page.evaluate(
+        "() => document.querySelector('.ea-dashboard .ea-scatter').eaScatterState().selected"
+    )
+    page.wait_for_function(
+        "(n) => { const c = document.querySelector('.ea-dashboard .ea-gallery-count-n');"
+        " return c && Number(c.textContent) === n; }",
+        arg=selected,
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    page.locator(".ea-dashboard button.ea-clear-selection").first.click()
+    frame = store.frame(run)
+    lowest = (
+        frame.sort_values("label_quality", kind="stable")["sample_id"].astype(str).head(5).tolist()
+    )
+    page.wait_for_function(
+        """([n, lowest]) => {
+          const s = document.querySelector('.ea-dashboard .ea-scatter').eaScatterState();
+          const c = document.querySelector('.ea-dashboard .ea-gallery-count-n');
+          const thumbs = [...document.querySelectorAll('.ea-dashboard .ea-gallery .ea-thumb')]
+              .map(t => t.dataset.sampleId).slice(0, lowest.length);
+          return s.selected === 0 && c && Number(c.textContent) === n
+                 && JSON.stringify(thumbs) === JSON.stringify(lowest);
+        }""",
+        arg=[N_SAMPLES, lowest],
+        timeout=CLICK_TIMEOUT_MS,
+    )
+
+
+def _click_largest_confusion(page, store, run):
+    rows, cols = confusion_headers(page)
+    texts = confusion_texts(page)
+    k = len(rows)
+    n, i, j = max((int(texts[i][j]), i, j) for i in range(k) for j in range(k) if i != j)
+    page.locator(
+        f'.ea-dashboard .ea-confusion td.ea-cell[data-row="{i}"][data-col="{j}"]'
+    ).first.click()
+    page.wait_for_function(
+        "(n) => { const c = document.querySelector('.ea-dashboard .ea-gallery-count-n');"
+        " return c && Number(c.textContent) === n; }",
+        arg=n,
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    return n, i, j, rows, cols
+
+
+def test_after_a_relabel_the_gallery_counts_what_the_cell_says(shot_on_failure, store, store_info):
+    """Issue 17.1: relabel a sample of the clicked cell: the cell and the gallery header agree."""
+    page = shot_on_failure
+    n, i, j, _, cols = _click_largest_confusion(page, store, store_info["run"])
+    page.locator(".ea-dashboard .ea-gallery .ea-thumb").first.click()
+    page.wait_for_selector(".ea-dashboard .ea-inspector .ea-inspector-id[data-sample-id]")
+    page.locator(".ea-dashboard .ea-inspector .ea-relabel-choice select").first.select_option(
+        label=cols[j]
+    )
+    page.locator(".ea-dashboard .ea-inspector button.ea-relabel-apply").first.click()
+    page.wait_for_function(
+        """([i, j, n]) => {
+          const td = document.querySelector(
+              `.ea-dashboard .ea-confusion td.ea-cell[data-row="${i}"][data-col="${j}"]`);
+          const c = document.querySelector('.ea-dashboard .ea-gallery-count-n');
+          return td && c && Number(td.textContent) === n - 1 && Number(c.textContent) === n - 1;
+        }""",
+        arg=[i, j, n],
+        timeout=CLICK_TIMEOUT_MS,
+    )
+
+
 def test_dashboard_screenshot(shot_on_failure):
     page = shot_on_failure
     board = page.locator(".ea-dashboard").first
