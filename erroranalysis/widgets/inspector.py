@@ -15,8 +15,10 @@ are shown when they are already cached. A run without a loadable model gets a on
 Zoom (``ea-zoom-toggle``, trait ``show_zoom``): the original image file at its native resolution
 with pan (drag) and zoom (wheel, buttons) in the browser.
 
-Keyboard shortcuts while the pointer is over the dashboard: ← / → previous / next, 1–9 apply
-suggestion 1–9, ``n`` not an issue, ``w`` weak spot, ``u`` undo.
+Keyboard shortcuts while the pointer is over the dashboard: ← / → previous / next, 1–9 relabel
+to suggestion 1–9 (stable: 1 is always the model's prediction, the suggested label when it
+disagrees with the label, highlighted; then the next classes by probability, at least 5 %),
+``n`` not an issue, ``w`` weak spot, ``u`` undo.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class Inspector(View):
 
     view_name = "inspector"
     css_class = "ea-inspector"
+    #: Classes below this probability are not offered on keys 2–9 (key 1, the prediction, always is).
+    min_suggestion_probability = 0.05
     saliency_overlay = traitlets.Bool(True, help="lay the Grad-CAM maps over the image")
     show_zoom = traitlets.Bool(False, help="show the original image with pan and zoom")
 
@@ -384,20 +388,28 @@ class Inspector(View):
         return [(self.data.classes[i], float(row[i])) for i in top]
 
     def suggestion_labels(self) -> list[str]:
-        """One-click relabel suggestions: the scan's suggested label, then the model's top classes."""
+        """The classes keys 1–9 relabel to, for the focused sample.
+
+        Stable: they depend on the model's probabilities only, never on the current label, so
+        a relabel does not renumber them (press 1 twice: one relabel, then "already labelled
+        so"). Key 1 is the model's prediction, which is the suggested label whenever it disagrees
+        with the label; then the next classes by probability, those of at least
+        :attr:`min_suggestion_probability` only.
+        """
         if self.position is None:
             return []
-        pos, data = self.position, self.data
-        current = data.label_name(pos)
-        out: list[str] = []
-        if data.has("suggested_label"):
-            suggested = data.frame["suggested_label"].iat[pos]
-            if isinstance(suggested, str) and suggested in data.class_set:
-                out.append(suggested)
-        for name, _ in self._top_k(pos):
-            if name not in out:
+        out = []
+        for i, (name, p) in enumerate(self._top_k(self.position)):
+            if i == 0 or p >= self.min_suggestion_probability:
                 out.append(name)
-        return [name for name in out if name != current][:9]
+        return out[:9]
+
+    def suggested_label(self) -> str | None:
+        """The model's prediction where it disagrees with the current label, else ``None``."""
+        labels = self.suggestion_labels()
+        if not labels or labels[0] == self.data.label_name(self.position):
+            return None
+        return labels[0]
 
     def _render(self) -> None:
         pos = self.position
@@ -482,9 +494,19 @@ class Inspector(View):
 
     def _render_suggestions(self) -> None:
         buttons = []
+        current = self.data.label_name(self.position) if self.position is not None else None
+        suggested = self.suggested_label() if self.position is not None else None
         for i, name in enumerate(self.suggestion_labels()):
             button = widgets.Button(description=f"{i + 1}: {name}", tooltip=f"relabel as {name}")
             button.add_class("ea-suggestion")
+            if name == suggested:  # key 1, when the model disagrees with the label
+                button.add_class("ea-suggestion-suggested")
+                button.button_style = "warning"
+                button.tooltip = f"relabel as {name}: the model's prediction"
+            if name == current:
+                button.add_class("ea-suggestion-current")
+                button.disabled = True
+                button.tooltip = f"{name} is the current label"
             button.on_click(lambda _, label=name: self.relabel(label))
             buttons.append(button)
         old = self.suggestions.children

@@ -638,6 +638,44 @@ def test_after_a_relabel_the_gallery_counts_what_the_cell_says(shot_on_failure, 
     )
 
 
+def test_key_1_twice_relabels_once_to_the_suggestion(shot_on_failure, store, store_info):
+    """Issue 17.4: key 1 is the suggested label (the prediction); pressed twice, one relabel."""
+    import erroranalysis as ea
+
+    page = shot_on_failure
+    run = store_info["run"]
+    _click_largest_confusion(page, store, run)
+    thumb = page.locator(".ea-dashboard .ea-gallery .ea-thumb").first
+    sid = thumb.get_attribute("data-sample-id")
+    thumb.click()
+    page.wait_for_selector(
+        f'.ea-dashboard .ea-inspector .ea-inspector-id[data-sample-id="{sid}"]',
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    frame = ea.Store.open(store_info["path"]).frame(run).set_index("sample_id")
+    predicted = str(frame.at[sid, "predicted_label"])
+    assert str(frame.at[sid, "label"]) != predicted
+    first = page.locator(".ea-dashboard .ea-inspector .ea-suggestion").first
+    assert first.inner_text().strip().startswith(f"1: {predicted}")
+    last_event = ea.Store.open(store_info["path"]).last_event_id
+    page.locator(".ea-dashboard .ea-inspector .ea-inspector-details").first.hover()
+    page.keyboard.press("1")
+    page.wait_for_function(
+        "(lbl) => { const e = document.querySelector('.ea-dashboard .ea-inspector .ea-current-label');"
+        " return e && e.textContent.trim() === lbl; }",
+        arg=predicted,
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    page.keyboard.press("1")
+    page.wait_for_timeout(1500)
+    fresh = ea.Store.open(store_info["path"])
+    events = fresh.events(since=last_event)
+    relabels = events[events["kind"] == "relabel"]
+    assert len(relabels) == 1, events.to_string()
+    assert relabels.iloc[0]["sample_id"] == sid and relabels.iloc[0]["label"] == predicted
+    assert fresh.labels()[sid] == predicted
+
+
 def test_dashboard_screenshot(shot_on_failure):
     page = shot_on_failure
     board = page.locator(".ea-dashboard").first

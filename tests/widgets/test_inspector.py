@@ -63,10 +63,13 @@ def test_one_click_suggestion(focused, scanned_store):
     inspector, _, sid = focused
     suggested = scanned_store.frame().set_index("sample_id").loc[sid, "suggested_label"]
     labels = inspector.suggestion_labels()
-    assert labels[0] == suggested
-    assert scanned_store.labels()[sid] not in labels
+    assert labels[0] == suggested == inspector.suggested_label()
     button = inspector.suggestions.children[0]
     assert "ea-suggestion" in button._dom_classes
+    assert "ea-suggestion-suggested" in button._dom_classes  # highlighted
+    current = scanned_store.labels()[sid]
+    for name, other in zip(labels, inspector.suggestions.children, strict=True):
+        assert other.disabled == (name == current)  # the current label is shown, not offered
     button.click()
     assert scanned_store.labels()[sid] == suggested
 
