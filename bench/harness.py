@@ -73,6 +73,7 @@ REGISTRY: dict[str, str] = {
     "demo": "bench.demo_time",
     "browser": "bench.browser_latency",
     "gradcam": "bench.gradcam",
+    "projection": "bench.projection",
 }
 
 #: Wall-clock limit of one module run in a child process (seconds); the environment variable
