@@ -12,6 +12,7 @@ from collections.abc import Iterable
 __all__ = [
     "BadImageError",
     "DuplicateSampleIdError",
+    "EngineError",
     "ErrorAnalysisError",
     "ImportRefusedError",
     "InvalidArgumentError",
@@ -132,3 +133,7 @@ class UnknownEventError(ErrorAnalysisError):
 
 class StalePlanError(ErrorAnalysisError):
     """A plan (pseudo-labels) was made before the store's labels last changed; make it again."""
+
+
+class EngineError(ErrorAnalysisError):
+    """The distributed engine (Ray) is missing, cannot be reached, or lost part of a run."""

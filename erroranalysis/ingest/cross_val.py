@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,8 @@ def cross_val_predict(
     channels_last: bool = True,
     dtype: str = "float32",
     overwrite: bool = False,
+    engine: str = "local",
+    address: str | None = None,
 ) -> Run:
     """Out-of-sample probabilities and embeddings for every sample by stratified k-fold training.
 
@@ -147,6 +149,13 @@ def cross_val_predict(
     save_models : bool
         Keep each fold's weights in the run folder (``models/fold-<k>.pt``, float16), so that
         Grad-CAM explains a sample with the fold model that did not train on it.
+    engine : {"local", "ray"}
+        Train the folds one after another here, or as separate Ray tasks on a cluster, side by
+        side (the optional extra ``pip install "erroranalysis[ray]"``): the driver reads the
+        images once and puts them into Ray's object store; finished folds are kept in
+        ``<store>/.work/ray-cv-<run>/`` so a rerun resumes. Same seeds, same splits, same run.
+    address : str, optional
+        With ``engine="ray"``: the cluster (see :func:`erroranalysis.ingest.ray_engine.connect`).
 
     Returns
     -------
@@ -166,6 +175,14 @@ def cross_val_predict(
     import torch
 
     started = time.perf_counter()
+    if engine not in ("local", "ray"):
+        raise ErrorAnalysisError(f"engine must be 'local' or 'ray'; got {engine!r}")
+    if engine == "ray":
+        from erroranalysis.ingest.ray_engine import require_ray
+
+        require_ray()
+    elif address is not None:
+        raise ErrorAnalysisError("address only applies to engine='ray'")
     folds = int(folds)
     if folds < 2:
         raise ErrorAnalysisError(f"folds must be at least 2; got {folds}")
@@ -242,23 +259,33 @@ def cross_val_predict(
     emb: np.ndarray | None = None
     fold_accuracy: list[float] = []
     fold_states: list[dict[str, Any]] = []
+    jobs = _fold_jobs(folds, assignment, labelled, embeddings, random_state)
+    spec = {
+        "model_name": model_name,
+        "pretrained": pretrained,
+        "num_classes": num_classes,
+        "model_kwargs": model_kwargs,
+        "save_model": save_models,
+    }
+    ray_info: dict[str, Any] | None = None
     try:
         with torch.random.fork_rng(devices=[]):
-            for fold in range(folds):
-                held_out = np.flatnonzero(assignment == fold)
-                train = np.flatnonzero((assignment != fold) & labelled)
-                model = _create(
-                    model_name, pretrained, num_classes, model_kwargs, seed=random_state + fold
+            if engine == "ray":
+                from erroranalysis.ingest import ray_engine
+
+                results, ray_info = ray_engine.cross_val_folds(
+                    store, run, trainer, jobs, spec, folds=folds, address=address, bar=bar
                 )
-                if bar is not None:
-                    bar.set_description(f"fold {fold + 1}/{folds}")
-                trainer.fit(model, train, seed=random_state * 1000 + fold)
+            else:
+                results = (_run_fold(trainer, job, spec, folds, bar) for job in jobs)
+            for job, (fold_probs, fold_emb, state) in zip(jobs, results, strict=True):
+                if job.fold == folds:  # the extra embedding model trained on all samples
+                    emb = fold_emb
+                    continue
                 if save_models:
-                    fold_states.append(run_model.portable_state(model))
-                want = embeddings == "first_fold" and fold == 0
-                asked = np.arange(n) if want else np.concatenate([held_out, unlabelled_positions])
-                fold_probs, fold_emb = trainer.predict(model, asked, num_classes, embed=want)
-                if want:
+                    fold_states.append(state)
+                held_out = np.flatnonzero(assignment == job.fold)
+                if job.embed:
                     probs[held_out] = fold_probs[held_out]
                     probs[unlabelled_positions] += fold_probs[unlabelled_positions] / folds
                     emb = fold_emb
@@ -269,16 +296,6 @@ def cross_val_predict(
                 fold_accuracy.append(round(accuracy, 4))
                 if bar is not None:
                     bar.set_postfix(held_out_acc=f"{accuracy:.3f}")
-                del model
-            if embeddings == "full":
-                if bar is not None:
-                    bar.set_description("embedding model (all samples)")
-                model = _create(
-                    model_name, pretrained, num_classes, model_kwargs, seed=random_state + folds
-                )
-                trainer.fit(model, np.flatnonzero(labelled), seed=random_state * 1000 + folds)
-                _, emb = trainer.predict(model, np.arange(n), num_classes, embed=True)
-                del model
     finally:
         if bar is not None:
             bar.close()
@@ -311,6 +328,8 @@ def cross_val_predict(
         "fold_accuracy": fold_accuracy,
         "accuracy": round(accuracy, 4),
         "seconds": round(time.perf_counter() - started, 2),
+        "engine": engine,
+        **({"ray": ray_info} if ray_info is not None else {}),
         "model_source": {
             "kind": "cross_val",
             "name": model_name,
@@ -374,6 +393,67 @@ def _split(codes: np.ndarray, folds: int, random_state: int, classes: list[str])
     for fold, (_, held_out) in enumerate(splits):
         assignment[held_out] = fold
     return assignment
+
+
+class _FoldJob(NamedTuple):
+    """One model to train: fold ``fold`` (``fold == folds``: the all-samples embedding model)."""
+
+    fold: int
+    train: np.ndarray
+    asked: np.ndarray
+    embed: bool
+    model_seed: int
+    fit_seed: int
+
+
+def _fold_jobs(
+    folds: int, assignment: np.ndarray, labelled: np.ndarray, embeddings: str, random_state: int
+) -> list[_FoldJob]:
+    """The models to train, their training samples and the samples each predicts."""
+    n = len(assignment)
+    unlabelled = np.flatnonzero(~labelled)
+    jobs = []
+    for fold in range(folds):
+        held_out = np.flatnonzero(assignment == fold)
+        train = np.flatnonzero((assignment != fold) & labelled)
+        want = embeddings == "first_fold" and fold == 0
+        asked = np.arange(n) if want else np.concatenate([held_out, unlabelled])
+        jobs.append(
+            _FoldJob(fold, train, asked, want, random_state + fold, random_state * 1000 + fold)
+        )
+    if embeddings == "full":
+        jobs.append(
+            _FoldJob(
+                folds,
+                np.flatnonzero(labelled),
+                np.arange(n),
+                True,
+                random_state + folds,
+                random_state * 1000 + folds,
+            )
+        )
+    return jobs
+
+
+def _run_fold(
+    trainer: _Trainer, job: _FoldJob, spec: dict[str, Any], folds: int, bar: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any] | None]:
+    """Train one job's model and predict its samples: ``(probs, embeddings, portable state)``."""
+    if bar is not None:
+        bar.set_description(
+            "embedding model (all samples)" if job.fold == folds else f"fold {job.fold + 1}/{folds}"
+        )
+    model = _create(
+        spec["model_name"],
+        spec["pretrained"],
+        spec["num_classes"],
+        spec["model_kwargs"],
+        seed=job.model_seed,
+    )
+    trainer.fit(model, job.train, seed=job.fit_seed)
+    state = run_model.portable_state(model) if spec["save_model"] and job.fold < folds else None
+    fold_probs, fold_emb = trainer.predict(model, job.asked, spec["num_classes"], embed=job.embed)
+    return fold_probs, fold_emb, state
 
 
 def _create(

@@ -66,6 +66,8 @@ def predict(
     precision: str = "auto",
     dtype: str = "float32",
     embeddings: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> Run:
     """Run a classifier over every image of the store and record its predictions as a run.
 
@@ -121,6 +123,15 @@ def predict(
         (``forward_head(forward_features(x), pre_logits=True)``); for other modules the input of
         their last ``nn.Linear`` layer with ``num_classes`` outputs (captured by a forward hook),
         or none when there is no such layer.
+    engine : {"local", "ray"}
+        Where the inference runs: this process, or a Ray cluster (the optional extra
+        ``pip install "erroranalysis[ray]"``; see :mod:`erroranalysis.ingest.ray_engine`). Both
+        give the same run; with ``"ray"``, ``num_workers`` is the number of model replicas,
+        ``device`` is None/"cpu"/"cuda" for the workers and ``chunk_size`` the samples per
+        resumable Parquet shard.
+    address : str, optional
+        With ``engine="ray"``: the cluster, ``"host:6379"`` or ``"ray://host:10001"`` (default:
+        ``RAY_ADDRESS``, a cluster started here with ``ray start --head``, or a new local Ray).
 
     Returns
     -------
@@ -135,8 +146,24 @@ def predict(
         If the model does not output ``store.num_classes`` logits.
     BadImageError
         Naming a sample whose image cannot be read.
+    EngineError
+        With ``engine="ray"``: Ray is not installed, or the cluster cannot be reached.
     """
 
+    if engine not in ("local", "ray"):
+        raise ErrorAnalysisError(f"engine must be 'local' or 'ray'; got {engine!r}")
+    if engine == "ray":
+        from erroranalysis.ingest import ray_engine
+
+        return ray_engine.predict(
+            store, model, run, address=address, batch_size=batch_size, num_workers=num_workers,
+            device=device, image_size=image_size, channels_last=channels_last,
+            chunk_size=chunk_size, resume=resume, out_of_sample=out_of_sample, progress=progress,
+            overwrite=overwrite, pretrained=pretrained, model_kwargs=model_kwargs,
+            transform=transform, precision=precision, dtype=dtype, embeddings=embeddings,
+        )  # fmt: skip
+    if address is not None:
+        raise ErrorAnalysisError("address only applies to engine='ray'")
     if dtype not in ("float32", "float16"):
         raise ErrorAnalysisError(f"dtype must be 'float32' or 'float16'; got {dtype!r}")
     if batch_size < 1 or chunk_size < 1:
@@ -193,6 +220,7 @@ def predict(
         module.train(was_training)
 
     parameters = {
+        "engine": "local",
         "batch_size": int(batch_size),
         "device": torch_device.type,
         "precision": resolved_precision,
@@ -205,6 +233,7 @@ def predict(
         "resumed_samples": int(n - computed),
         "seconds": round(seconds, 3),
         "images_per_second": round(computed / seconds, 2) if computed and seconds > 0 else None,
+        "seconds_per_image": round(seconds / computed, 6) if computed else None,
     }
     # What made the run, so Grad-CAM can load it again (erroranalysis.ingest.run_model).
     if isinstance(model, str):
