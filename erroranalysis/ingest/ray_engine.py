@@ -600,9 +600,9 @@ def _run_shards(
     import ray.data
 
     context = ray.data.DataContext.get_current()
+    previous = (context.execution_options.preserve_order, context.enable_progress_bars)
     context.execution_options.preserve_order = True  # shards complete one after another
-    with contextlib.suppress(AttributeError):
-        context.enable_progress_bars = False
+    context.enable_progress_bars = False  # the driver shows its own bar
     blocks = []
     bounds: dict[int, tuple[int, int]] = {}
     for shard in todo:
@@ -689,6 +689,7 @@ def _run_shards(
             f"finished shards are kept in {folder} and a rerun resumes from them"
         ) from error
     finally:
+        context.execution_options.preserve_order, context.enable_progress_bars = previous
         if bar is not None:
             bar.close()
     missing_shards = [shard for shard in todo if shard not in written]
