@@ -13,7 +13,7 @@ def test_exact_values_on_hand_made_images():
     white = image_properties(Image.new("RGB", (8, 4), (255, 255, 255)))
     assert white["brightness"] == 1.0 and white["contrast"] == 0.0 and white["blur"] == 0.0
     assert white["width"] == 8 and white["height"] == 4 and white["aspect_ratio"] == 2.0
-    assert white["is_grayscale"] and white["pixel_entropy"] == 0.0 and white["is_low_information"]
+    assert white["pixel_entropy"] == 0.0
     half = np.zeros((4, 4, 3), dtype=np.uint8)
     half[:, 2:] = 255
     props = image_properties(Image.fromarray(half))
@@ -23,7 +23,6 @@ def test_exact_values_on_hand_made_images():
     # Laplacian of the 2x2 interior: columns 1 and 2 -> +255 and -255
     assert props["blur"] == pytest.approx(255.0**2)
     red = image_properties(Image.new("RGB", (3, 3), (200, 10, 10)))
-    assert not red["is_grayscale"]
     assert red["brightness"] == pytest.approx((0.299 * 200 + 0.587 * 10 + 0.114 * 10) / 255)
 
 
@@ -107,3 +106,80 @@ def test_second_run_reuses_the_measurements(image_store, monkeypatch):
         fitted.properties_, store.run("r").load_result("image_properties")
     )
     assert fitted.failed_ == ["e"]
+
+
+# ------------------------------------------------ CleanVision's flags (issue 15.11)
+
+
+@pytest.fixture
+def issue_store(tmp_path):
+    """Ordinary images and one image per CleanVision issue type; a broken file."""
+    root = tmp_path / "images"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+
+    def ordinary(width=48, height=48):
+        x = np.mgrid[0:height, 0:width][1] / max(width, height)
+        image = rng.uniform(60, 190, 3) + x[..., None] * rng.uniform(-60, 60, 3)
+        image = image + rng.normal(0, 25, (height, width, 3))
+        return np.clip(image, 0, 255).astype(np.uint8)
+
+    images = {f"ordinary_{i}.png": ordinary() for i in range(12)}
+    images["dark.png"] = (ordinary() * 0.05).astype(np.uint8)
+    images["light.png"] = (255 - (255 - ordinary()) * 0.03).astype(np.uint8)
+    images["wide.png"] = ordinary(400, 40)
+    images["huge.png"] = ordinary(900, 900)
+    for name, array in images.items():
+        Image.fromarray(array).save(root / name)
+    Image.fromarray(ordinary()).convert("L").save(root / "gray.png")
+    (root / "broken.png").write_bytes(b"not an image")
+    names = [*images, "gray.png", "broken.png"]
+    samples = pd.DataFrame(
+        {"sample_id": names, "label": ["x", "y"] * (len(names) // 2), "path": names}
+    )
+    store = ea.Store.create(tmp_path / "s", classes=["x", "y"], samples=samples, image_root=root)
+    store.add_run("r", np.full((len(names), 2), 0.5, dtype=np.float32))
+    return store
+
+
+def test_issue_flags_come_from_cleanvision(issue_store):
+    pytest.importorskip("cleanvision")
+    from erroranalysis.analysis.image_properties import CLEANVISION_COLUMNS, cleanvision_issues
+
+    with pytest.warns(UserWarning, match="could not be read"):
+        ea.scan(issue_store, analyses=["image_properties"], progress=False)
+    frame = issue_store.frame().set_index("sample_id")
+    assert set(CLEANVISION_COLUMNS) <= set(frame.columns)
+    flagged = {c[3:]: set(frame.index[frame[c]]) for c in CLEANVISION_COLUMNS if c[:3] == "is_"}
+    assert "dark.png" in flagged["dark"] and "light.png" in flagged["light"]
+    assert "wide.png" in flagged["odd_aspect_ratio"] and "huge.png" in flagged["odd_size"]
+    assert flagged["grayscale"] == {"gray.png"}
+    assert not any("broken.png" in names for names in flagged.values())
+    assert np.isnan(frame.loc["broken.png", "dark_score"])
+    # the same flags as CleanVision's own, on the readable files
+    readable = frame.index[frame["image_ok"]]
+    files = [str(issue_store.image_path(sample_id)) for sample_id in readable]
+    theirs = cleanvision_issues(files)
+    for column in CLEANVISION_COLUMNS:
+        np.testing.assert_array_equal(frame.loc[readable, column].to_numpy(), theirs[column])
+
+
+def test_without_cleanvision_the_measures_stay_and_a_warning_names_the_extra(
+    issue_store, monkeypatch
+):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cleanvision(name, *args, **kwargs):
+        if name == "cleanvision" or name.startswith("cleanvision."):
+            raise ImportError("No module named 'cleanvision'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cleanvision)
+    with pytest.warns(UserWarning) as caught:
+        fitted = ImageProperties().fit(issue_store, issue_store.run())
+    assert any("pip install 'erroranalysis[cleanvision]'" in str(w.message) for w in caught)
+    assert not fitted.cleanvision_
+    assert "is_dark" not in fitted.properties_.columns
+    assert fitted.properties_["brightness"].notna().sum() == issue_store.num_samples - 1
