@@ -8,6 +8,7 @@ applied 12, unchanged 30, conflicts 1 (not applied; force=True applies them), sk
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections import defaultdict
@@ -217,19 +218,26 @@ def _prior_imports(store) -> dict[tuple[str, str], set[str]]:
 class _Agreed:
     """The consensus of one import's samples answered by several annotators."""
 
-    def __init__(self, result, answers: pd.DataFrame, multi: set[str], minimum: float):
+    def __init__(
+        self,
+        result,
+        answers: pd.DataFrame,
+        every: pd.DataFrame,
+        multi: set[str],
+        minimum: float,
+    ):
         from erroranalysis.analysis.consensus import LOW_CONSENSUS_FLAG
 
         self.flag = LOW_CONSENSUS_FLAG
         self._flagged: set[str] | None = None
         self.result = result
-        self.answers = answers
+        self.answers = answers  # this file's answers (journaled as notes)
         labels = result.labels[result.labels["sample_id"].isin(multi)].reset_index(drop=True)
         result.labels = labels
         self.verdicts: dict[str, dict] = {}
         agreeing: dict[tuple[str, str], set[str]] = defaultdict(set)
         for sample_id, annotator, label in zip(
-            answers["sample_id"], answers["annotator"], answers["label"], strict=True
+            every["sample_id"], every["annotator"], every["label"], strict=True
         ):
             agreeing[(sample_id, label)].add(str(annotator))
         for row in labels.itertuples(index=False):
@@ -242,6 +250,7 @@ class _Agreed:
                 "low": ((not row.unanimous) and float(row.consensus_quality) < minimum) or not by,
                 "answers": row.answers,
                 "by": by or "consensus",
+                "anyone": bool(by),
             }
 
     def answer_notes(self, store, source: str) -> list[dict]:
@@ -319,18 +328,32 @@ def _consensus(store, path, answers, method: str, run, minimum: float) -> _Agree
     # an annotator's latest answer for a sample counts (by time, then by position in the file)
     named = named.iloc[np.lexsort((np.arange(len(named)), named["time"].to_numpy()))]
     named = named.drop_duplicates(["sample_id", "annotator"], keep="last")
-    per_sample = named.groupby("sample_id")["annotator"].nunique()
+    from erroranalysis.analysis.consensus import (
+        answers_from_journal,
+        crowdlab_consensus,
+        majority_vote,
+    )
+
+    answered = named[["sample_id", "annotator", "label"]].reset_index(drop=True)
+    # answers journaled by earlier imports count too (a doubtful sample sent out again gets one
+    # more answer); this file's answer of an annotator replaces that annotator's earlier one
+    journaled = answers_from_journal(store)[["sample_id", "annotator", "label"]]
+    every = pd.concat([journaled, answered], ignore_index=True).drop_duplicates(
+        ["sample_id", "annotator"], keep="last"
+    )
+    per_sample = (
+        every[every["sample_id"].isin(set(answered["sample_id"]))]
+        .groupby("sample_id")["annotator"]
+        .nunique()
+    )
     multi = set(per_sample.index[per_sample >= 2].astype(str))
     if not multi:
         return None
-    from erroranalysis.analysis.consensus import crowdlab_consensus, majority_vote
-
-    answered = named[["sample_id", "annotator", "label"]].reset_index(drop=True)
     if method == "majority":
-        result = majority_vote(answered, list(store.classes))
+        result = majority_vote(every, list(store.classes))
     else:
-        result = crowdlab_consensus(answered, store, run)
-    return _Agreed(result, answered, multi, minimum)
+        result = crowdlab_consensus(every, store, run)
+    return _Agreed(result, answered, every, multi, minimum)
 
 
 def import_annotations(
@@ -542,6 +565,9 @@ def import_annotations(
         _, (row, at_export, used_export) = max(
             pool, key=lambda pair: (pair[1][0].time or "", pair[0])
         )
+        if verdict is not None and verdict["anyone"] and row.label != verdict["label"]:
+            # the consensus is an earlier import's answer that this file's annotators overrule
+            row = dataclasses.replace(row, label=verdict["label"], annotator=verdict["by"])
         now = str(current[sample_id])
         if verdict is not None and row.label != verdict["label"]:
             decisions[sample_id] = (

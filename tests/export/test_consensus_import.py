@@ -251,3 +251,35 @@ def test_cli_import_prints_the_annotator_quality(unlabelled, tmp_path, capsys):
     assert "consensus (crowdlab) of 120 samples" in printed
     assert "annotator quality (crowdlab):" in printed
     assert printed.index("ana@example.com: quality") < printed.index("cy@example.com: quality")
+
+
+def test_a_doubtful_sample_sent_out_again_is_settled_with_the_earlier_answers(unlabelled, tmp_path):
+    store, truth = unlabelled
+    result = export_queue(store, tmp_path / "queue.json", limit=300)
+    answers = simulated_answers(result.sample_ids, truth)
+    first = write_json(tmp_path / "first.json", label_studio_export(result.path, answers))
+    summary = import_annotations(store, first)
+    doubtful = set(summary.conflict_rows["sample_id"])
+    assert doubtful
+
+    # the queue offers them again; a fourth, careful annotator answers them
+    again = export_queue(store, tmp_path / "again.json")
+    assert doubtful <= set(again.sample_ids)
+    extra = {"dee@example.com": {sid: truth[sid] for sid in doubtful}}
+    second = write_json(tmp_path / "second.json", label_studio_export(again.path, extra))
+    settled = import_annotations(store, second)
+    # one more answer each, weighed with the three journaled ones (not applied alone)
+    assert (
+        settled.consensus_method == "crowdlab" and set(settled.consensus["sample_id"]) == doubtful
+    )
+    assert (settled.consensus["num_annotations"] == 4).all()
+    assert settled.applied > len(doubtful) / 2
+    assert set(settled.annotators["annotator"]) == set(ACCURACY) | {"dee@example.com"}
+    labels = store.labels()
+    applied = settled.rows.loc[settled.rows["status"] == "applied", "sample_id"]
+    assert (labels[applied].astype(str) == truth[applied]).mean() > 0.9
+    flags = store.flags()
+    still = set(flags.loc[flags["flag"] == LOW_CONSENSUS_FLAG, "sample_id"])
+    assert still == set(settled.conflict_rows["sample_id"]) and len(still) < len(doubtful)
+    queue = ea.annotation_queue(store)
+    assert not set(applied) & set(queue["sample_id"])
