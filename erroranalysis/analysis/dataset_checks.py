@@ -41,6 +41,9 @@ class _LabStandIn:
         return self._info.setdefault(name, {})
 
 
+_DATALAB_NEIGHBOURS = 10  # cleanlab Datalab's default k for its kNN graph
+
+
 def _managers() -> dict[str, type]:
     from erroranalysis.analysis._cleanlab import (
         NonIIDIssueManager,
@@ -103,6 +106,13 @@ class DatasetChecks(Analysis):
         labelled = labels >= 0
         if not labelled.all():
             labels, probs, features = labels[labelled], probs[labelled], features[labelled]
+        if len(labels) <= _DATALAB_NEIGHBOURS:
+            # cleanlab's non-IID check builds a k-nearest-neighbour graph (k = 10) and raises
+            # a bare ValueError when there are not more samples than neighbours
+            raise AnalysisError(
+                f"dataset_checks needs more than {_DATALAB_NEIGHBOURS} labelled samples "
+                f"(this store has {len(labels)}); it runs once the store holds more"
+            )
         columns: dict[str, np.ndarray] = {}
         summaries = []
         self.info_ = {}

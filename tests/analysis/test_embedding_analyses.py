@@ -18,6 +18,8 @@ from erroranalysis.analysis.label_issues import LabelIssues
 from erroranalysis.analysis.near_duplicates import NearDuplicates, near_duplicate_sets
 from erroranalysis.analysis.outliers import Outliers
 from erroranalysis.analysis.projection import Projection
+from tests.analysis.helpers import CLASSES
+from tests.analysis.helpers import planted as planted_data
 
 
 def test_outliers_equal_cleanlab_and_find_planted(planted):
@@ -189,3 +191,15 @@ def test_knn_analyses_skip_large_stores_with_a_reason(planted):
     assert summary.status("near_duplicates") == "computed"
     fitted = Projection(umap_max_samples=10).fit(store, store.run())
     assert fitted.method_ == "pca" and "umap_max_samples" in fitted.note_
+
+
+def test_a_tiny_store_scans_and_skips_dataset_checks_with_a_reason(tmp_path):
+    # cleanlab's non-IID check needs more samples than its 10 neighbours; below that the scan
+    # used to end in cleanlab's bare ValueError
+    samples, probs, emb, _ = planted_data(n=600)
+    store = ea.Store.create(tmp_path / "tiny", classes=CLASSES, samples=samples.head(8))
+    store.add_run("model-a", probs[:8], embeddings=emb[:8], out_of_sample=True)
+    summary = ea.scan(store, progress=False, params={"projection": {"method": "pca"}})
+    assert summary.status("dataset_checks") == "skipped"
+    details = summary.table().set_index("analysis").loc["dataset_checks", "details"]
+    assert "more than 10 labelled samples" in details and "8" in details
