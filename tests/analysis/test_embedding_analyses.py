@@ -29,7 +29,12 @@ def test_outliers_equal_cleanlab_and_find_planted(planted):
     features = reduce_features(run.embeddings, 32, 0)
     with contextlib.redirect_stdout(io.StringIO()):
         expected = 1 - OutOfDistribution(params={"k": 10}).fit_score(features=features)
-    assert np.allclose(fitted.outlier_score_, expected, atol=1e-7)
+    # the embedding part is cleanlab's score; no image properties here, so it is combined with
+    # the prediction part only
+    assert np.allclose(fitted.part_scores_["embedding"], expected, atol=1e-7)
+    assert fitted.info_["parts"] == ["embedding", "probs"]
+    alone = Outliers(combine="embedding").fit(store, run)
+    assert np.allclose(alone.outlier_score_, expected, atol=1e-7)
     planted_ids = set(truth.loc[truth["is_outlier"], "sample_id"])
     top = set(store.sample_ids[np.argsort(-fitted.outlier_score_)[: len(planted_ids)]])
     assert top == planted_ids
