@@ -11,11 +11,20 @@ For a run, accuracy and macro-F1 of its predictions against three versions of th
 
 :func:`compare_runs` puts several runs side by side on the *same* evaluation set (the flags and
 suggestions of one reference run), ranks them under each version and says whether the ranking
-changes once label errors are removed — as it often does (Northcutt et al., 2021).
+changes once label errors are removed — as it often does (Northcutt et al., 2021). It adds a
+fourth version, ``uncorrected``: only the samples whose label people did not correct (their
+current label is still the given one), so a ranking that rests on the corrections shows.
+
+:func:`compare_two_runs` is what the dashboard's compare tab and the report show for two runs:
+which samples both get right, only one gets right or both get wrong (the 2×2 table, as sample
+positions), per-class accuracy and its change, and the ranking of every run of the store
+(:func:`compare_runs`, cached in the reference run as the ``run_ranking`` artifact while the
+labels and the runs stay the same).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -27,9 +36,13 @@ from erroranalysis.analysis.base import Analysis, AnalysisError, register
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
 
-__all__ = ["Evaluation", "compare_runs", "evaluate"]
+__all__ = ["CELLS", "Evaluation", "RunComparison", "compare_runs", "compare_two_runs", "evaluate"]
 
 VERSIONS = ("all", "clean", "relabeled")
+#: The versions :func:`compare_runs` ranks: :data:`VERSIONS` and the samples nobody corrected.
+RANKED_VERSIONS = (*VERSIONS, "uncorrected")
+#: The cells of :func:`compare_two_runs`' 2×2 table, in reading order.
+CELLS = ("both right", "only A right", "only B right", "both wrong")
 
 
 def _metrics(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> tuple[float, float]:
@@ -154,10 +167,13 @@ def compare_runs(
     -------
     DataFrame
         One row per run: ``run``, the metrics of :func:`evaluate`, and ``rank_all``,
-        ``rank_clean``, ``rank_relabeled`` (1 = best accuracy; ties share the better rank).
-        ``df.attrs["ranking_changed"]`` is True when the accuracy ranking of the runs differs
-        between ``all`` and ``clean`` or ``relabeled``; ``df.attrs["reference"]`` names the
-        reference run.
+        ``rank_clean``, ``rank_relabeled`` (1 = best accuracy; ties share the better rank);
+        ``accuracy_uncorrected``, ``macro_f1_uncorrected`` and ``rank_uncorrected`` on the
+        samples whose label people did not correct (current label = given label), and
+        ``num_corrected``. ``df.attrs["ranking_changed"]`` is True when the accuracy ranking of
+        the runs differs between ``all`` and ``clean`` or ``relabeled``;
+        ``df.attrs["ranking_changed_uncorrected"]`` when it differs between ``all`` and
+        ``uncorrected``; ``df.attrs["reference"]`` names the reference run.
     """
     names = list(runs) if runs is not None else store.runs()
     if not names:
@@ -166,14 +182,22 @@ def compare_runs(
     ref_run = store.run(reference)
     is_issue, suggested = _issues(store, ref_run)
     labels = current_codes(store)
+    given = np.asarray(store.given_codes)
+    corrected = (given >= 0) & (labels != given)
+    kept = (labels >= 0) & ~corrected
     rows = []
     for name in names:
-        metrics = evaluate(
-            labels, predicted_codes(store.run(name)), is_issue, suggested, store.num_classes
+        predicted = predicted_codes(store.run(name))
+        metrics = evaluate(labels, predicted, is_issue, suggested, store.num_classes)
+        accuracy, f1 = _metrics(labels[kept], predicted[kept], store.num_classes)
+        metrics.update(
+            accuracy_uncorrected=accuracy,
+            macro_f1_uncorrected=f1,
+            num_corrected=int((corrected & (labels >= 0)).sum()),
         )
         rows.append({"run": name, **metrics})
     table = pd.DataFrame(rows)
-    for version in VERSIONS:
+    for version in RANKED_VERSIONS:
         table[f"rank_{version}"] = (
             table[f"accuracy_{version}"].rank(ascending=False, method="min").astype("Int64")
         )
@@ -182,5 +206,146 @@ def compare_runs(
         or (table["rank_all"] != table["rank_relabeled"]).any()
     )
     table.attrs["ranking_changed"] = changed
+    table.attrs["ranking_changed_uncorrected"] = bool(
+        (table["rank_all"] != table["rank_uncorrected"]).any()
+    )
     table.attrs["reference"] = reference
     return table
+
+
+@dataclass
+class RunComparison:
+    """Two runs on the same labelled samples and current labels (see :func:`compare_two_runs`).
+
+    Attributes
+    ----------
+    run_a, run_b : str
+        The runs compared.
+    cells : dict
+        :data:`CELLS` name → int64 positions (store sample order) of the labelled samples in
+        that cell of the 2×2 table.
+    per_class : DataFrame
+        ``class``, ``n`` (labelled samples of the class), ``accuracy_a``, ``accuracy_b``,
+        ``delta`` (B − A; NaN for a class without samples).
+    ranking : DataFrame
+        :func:`compare_runs` of every run of the store (its ``attrs`` included).
+    label_version : int
+        The store's label version the comparison was made at.
+    """
+
+    run_a: str
+    run_b: str
+    cells: dict[str, np.ndarray]
+    per_class: pd.DataFrame
+    ranking: pd.DataFrame
+    label_version: int
+
+    def counts(self) -> dict[str, int]:
+        """Samples per cell of the 2×2 table."""
+        return {name: len(positions) for name, positions in self.cells.items()}
+
+
+def _cached_ranking(store: Store, reference: str) -> pd.DataFrame:
+    """:func:`compare_runs` of every run, from the reference run's ``run_ranking`` artifact while
+    the labels and the list of runs are the same, else computed and cached (when writable)."""
+    import logging
+
+    ref_run = store.run(reference)
+    runs = list(store.runs())
+    info = ref_run.artifact_info("run_ranking") or {}
+    cached = ref_run.load_artifact("run_ranking")
+    if (
+        isinstance(cached, dict)
+        and cached.get("runs") == runs
+        and int(info.get("label_version") or -1) == int(store.label_version)
+        and cached.get("columns")
+    ):
+        table = pd.DataFrame(cached["rows"], columns=cached["columns"])
+        for version in RANKED_VERSIONS:
+            table[f"rank_{version}"] = table[f"rank_{version}"].astype("Int64")
+        table.attrs.update(cached["attrs"])
+        return table
+    table = compare_runs(store, runs, reference=reference)
+    if not getattr(store, "read_only", False):
+        value = {
+            "runs": runs,
+            "columns": [str(c) for c in table.columns],
+            "rows": [
+                [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in row]
+                for row in table.itertuples(index=False)
+            ],
+            "attrs": dict(table.attrs),
+        }
+        try:
+            ref_run.save_artifact(
+                "run_ranking", value, label_dependent=True, label_version=store.label_version
+            )
+        except OSError as error:  # a cache that cannot be written is only a cache
+            logging.getLogger(__name__).debug("run_ranking not cached: %s", error)
+    return table
+
+
+def compare_two_runs(
+    store: Store, run_a: str, run_b: str, reference: str | None = None
+) -> RunComparison:
+    """Who is right where, per-class accuracy deltas, and the ranking of every run.
+
+    Parameters
+    ----------
+    store : Store
+    run_a, run_b : str
+        The two runs (A and B).
+    reference : str, optional
+        The run whose label-issue flags define the ``clean`` and ``relabeled`` versions of the
+        ranking (default: ``run_b``).
+
+    Returns
+    -------
+    RunComparison
+
+    Raises
+    ------
+    AnalysisError
+        When ``run_a`` and ``run_b`` are the same run.
+    """
+    if run_a == run_b:
+        raise AnalysisError(f"compare two different runs (both are {run_a!r})")
+    labels = current_codes(store)
+    labelled = labels >= 0
+    right_a = (predicted_codes(store.run(run_a)) == labels) & labelled
+    right_b = (predicted_codes(store.run(run_b)) == labels) & labelled
+    wrong_a, wrong_b = labelled & ~right_a, labelled & ~right_b
+    cells = {
+        name: np.flatnonzero(mask).astype(np.int64)
+        for name, mask in zip(
+            CELLS,
+            (right_a & right_b, right_a & wrong_b, wrong_a & right_b, wrong_a & wrong_b),
+            strict=True,
+        )
+    }
+    k = store.num_classes
+    codes = np.where(labelled, labels, 0)
+    n = np.bincount(codes[labelled], minlength=k)
+    hits_a = np.bincount(codes[right_a], minlength=k)
+    hits_b = np.bincount(codes[right_b], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc_a = np.where(n > 0, hits_a / np.maximum(n, 1), np.nan)
+        acc_b = np.where(n > 0, hits_b / np.maximum(n, 1), np.nan)
+    per_class = pd.DataFrame(
+        {
+            "class": list(store.classes),
+            "n": n.astype(np.int64),
+            "accuracy_a": acc_a,
+            "accuracy_b": acc_b,
+            "delta": acc_b - acc_a,
+        }
+    )
+    ranking = _cached_ranking(store, reference or run_b)
+    return RunComparison(
+        run_a=run_a,
+        run_b=run_b,
+        cells=cells,
+        per_class=per_class,
+        ranking=ranking,
+        label_version=int(store.label_version),
+    )

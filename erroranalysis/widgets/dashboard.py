@@ -73,6 +73,8 @@ class Dashboard(widgets.VBox):
     pseudo : PseudoLabelPanel or None
         Per-class pseudo-label thresholds and Accept (the "pseudo-labels" tab; None without a
         run).
+    compare, dataset : RunComparePanel, DatasetHealthPanel
+        Two runs compared, and the dataset's health (the "compare" and "dataset" tabs).
     selection : Selection
         The shared selection.
     """
@@ -154,6 +156,12 @@ class Dashboard(widgets.VBox):
                 thumbnails=self.thumbnails,
             )  # fmt: skip
             pages.append(("pseudo-labels", self.pseudo))
+        from erroranalysis.widgets.compare import RunComparePanel
+        from erroranalysis.widgets.dataset_health import DatasetHealthPanel
+
+        self.compare = RunComparePanel(self.data, **common)
+        self.dataset = DatasetHealthPanel(self.data, **common)
+        pages += [("compare", self.compare), ("dataset", self.dataset)]
         tabs = widgets.Tab(children=[page for _, page in pages])
         for i, (title, _) in enumerate(pages):
             tabs.set_title(i, title)
@@ -287,6 +295,8 @@ class Dashboard(widgets.VBox):
             "slices",
             "export",
             "pseudo",
+            "compare",
+            "dataset",
         ):
             view = getattr(self, name, None)
             if view is not None:
