@@ -74,6 +74,7 @@ REGISTRY: dict[str, str] = {
     "browser": "bench.browser_latency",
     "gradcam": "bench.gradcam",
     "projection": "bench.projection",
+    "ray": "bench.ray_engine",
 }
 
 #: Wall-clock limit of one module run in a child process (seconds); the environment variable

@@ -60,7 +60,10 @@ def cluster():
 
 
 def parameters(done) -> dict:
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """The driver's JSON line (Ray may print other lines after it)."""
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, (done.stdout[-2000:], done.stderr[-2000:])
+    return json.loads(lines[-1])
 
 
 def test_ray_predictions_equal_the_local_engine(cluster, tmp_path):
@@ -168,3 +171,27 @@ def test_ray_cross_validation_equals_the_local_engine(cluster, tmp_path):
         "fold-1.pt",
     ]
     assert not (store.path / ".work" / "ray-cv-ray-cv").exists()
+
+
+def test_killed_worker_mid_run_still_gives_every_sample_once(cluster, tmp_path):
+    store = colour_store(tmp_path, count=40)
+    done = cluster.driver(
+        {
+            "store": str(store.path),
+            "action": "kill_worker",
+            "session": cluster.process.pid,
+            "kwargs": {
+                "run": "survived",
+                "image_size": 32,
+                "chunk_size": 4,
+                "batch_size": 2,
+                "engine": "ray",
+                "address": ray_cluster.ADDRESS,
+            },
+        }
+    )
+    result = parameters(done)
+    assert result["killed"], "no model actor process was found to kill"
+    assert result["rows"] == 40 and result["max_diff"] < 1e-5
+    assert result["parameters"]["resumed_samples"] == 0  # Ray restarted the actor and retried
+    assert not (ea.Store.open(store.path).path / ".work" / "ray-predict-survived").exists()
