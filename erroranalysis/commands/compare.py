@@ -55,7 +55,7 @@ def compare_lines(store, run_a: str, run_b: str, reference: str | None = None) -
     import numpy as np
 
     from erroranalysis.analysis._common import current_codes, predicted_codes
-    from erroranalysis.analysis.evaluation import VERSIONS, compare_runs
+    from erroranalysis.analysis.evaluation import RANKED_VERSIONS, compare_runs
 
     labels = current_codes(store)
     labelled = labels >= 0
@@ -92,7 +92,7 @@ def compare_lines(store, run_a: str, run_b: str, reference: str | None = None) -
         f"accuracy (label issues and suggestions of run {table.attrs['reference']!r}):",
         f"{'labels':<12}{run_a:>{width + 2}}{run_b:>{width + 2}}  better",
     ]
-    for version in VERSIONS:
+    for version in RANKED_VERSIONS:
         a, b = (float(table.loc[r, f"accuracy_{version}"]) for r in (run_a, run_b))
         better = "tie" if np.isclose(a, b) else (run_a if a > b else run_b)
         lines.append(f"{version:<12}{a:>{width + 2}.1%}{b:>{width + 2}.1%}  {better}")
@@ -100,4 +100,13 @@ def compare_lines(store, run_a: str, run_b: str, reference: str | None = None) -
         lines.append("ranking changes once label issues are removed or relabelled")
     else:
         lines.append("ranking unchanged without the label issues")
+    corrected = int(table["num_corrected"].iloc[0])
+    lines.append(
+        f"uncorrected: the samples whose label nobody corrected ({corrected} corrected left out)"
+        + (
+            "; the ranking changes without them"
+            if table.attrs["ranking_changed_uncorrected"]
+            else ""
+        )
+    )
     return lines

@@ -250,6 +250,54 @@ def _stale_note(store, run, names: tuple[str, ...]) -> str:
     return ""
 
 
+def _compare_section(store, run) -> str:
+    """This run (B) against the store's latest other run (A), and the ranking of every run
+    (:func:`erroranalysis.analysis.evaluation.compare_two_runs`); empty with a single run."""
+    from erroranalysis.analysis.evaluation import compare_two_runs
+
+    others = [name for name in store.runs() if name != run.name]
+    if not others:
+        return ""
+    comparison = compare_two_runs(store, others[-1], run.name)
+    a, b = comparison.run_a, comparison.run_b
+    counts = comparison.counts()
+    cells = pd.DataFrame(
+        {
+            "": [f"{a} right", f"{a} wrong"],
+            f"{b} right": [counts["both right"], counts["only B right"]],
+            f"{b} wrong": [counts["only A right"], counts["both wrong"]],
+        }
+    )
+    per_class = comparison.per_class.rename(
+        columns={"accuracy_a": f"A: {a}", "accuracy_b": f"B: {b}", "delta": "B − A"}
+    )
+    ranking = comparison.ranking
+    shown = ["run"] + [
+        column
+        for version in ("all", "clean", "relabeled", "uncorrected")
+        for column in (f"accuracy_{version}", f"rank_{version}")
+        if column in ranking.columns
+    ]
+    attrs = ranking.attrs
+    verdict = (
+        "<b>The ranking changes</b> once the suspected label errors are removed or relabelled."
+        if attrs.get("ranking_changed")
+        else "The ranking is the same without the suspected label errors."
+    )
+    if attrs.get("ranking_changed_uncorrected"):
+        verdict += " <b>It changes</b> without the labels people corrected."
+    return (
+        f"<h2>Comparing runs</h2><p>Run <code>{_esc(a)}</code> (A) against "
+        f"<code>{_esc(b)}</code> (B) on the labelled samples and current labels.</p>"
+        + _table(cells)
+        + "<h3>Per-class accuracy</h3>"
+        + _table(per_class, limit=200, float_format="{:.1%}")
+        + f"<h3>Ranking of all runs</h3><p>{verdict} Clean and relabelled sets: the label issues "
+        f"of run <code>{_esc(attrs.get('reference'))}</code>; uncorrected: the samples whose "
+        "label nobody corrected.</p>" + _table(ranking[shown], limit=100)
+    )
+
+
 def _annotators_section(store, run) -> str:
     """Each annotator's quality (CROWDLAB over every journaled answer) and doubtful samples."""
     from erroranalysis.analysis.consensus import (
@@ -288,8 +336,9 @@ def report(
 
     Sections: summary metrics, confusion matrix and per-class metrics, most confused pairs, weak
     slices, evaluation with and without the suspected label errors, thumbnails of the top relabel
-    candidates and of the weak spots, and the annotators' quality when several annotators'
-    answers were imported. Everything comes from the scan's cached results; missing
+    candidates and of the weak spots, the comparison with the latest other run (2×2 table,
+    per-class accuracy deltas, ranking of all runs) when the store has two runs or more, and the
+    annotators' quality when several annotators' answers were imported. Everything comes from the scan's cached results; missing
     parts say to run the scan.
 
     Parameters
@@ -426,6 +475,7 @@ def report(
     else:
         sections.append("<p>No sample is flagged as a weak spot.</p>")
 
+    sections.append(_compare_section(store, opened))
     sections.append(_annotators_section(store, opened))
 
     document = (
