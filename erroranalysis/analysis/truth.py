@@ -38,6 +38,24 @@ def _recall_precision(found: np.ndarray, planted: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _false_pairs(set_ids: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Pairs within the found sets, and how many of them are in no planted set together."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(set_ids)
+    links = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, planted = connected_components(links, directed=False)
+    total = false = 0
+    for value in np.unique(set_ids[set_ids >= 0]):
+        members = np.flatnonzero(set_ids == value)
+        groups = np.bincount(planted[members])
+        pairs = len(members) * (len(members) - 1) // 2
+        total += pairs
+        false += pairs - int((groups * (groups - 1) // 2).sum())
+    return total, false
+
+
 def score_detection(
     store: Store, run: Run | str | None, truth_df: pd.DataFrame, top_fraction: float = 0.02
 ) -> dict[str, Any]:
@@ -59,7 +77,8 @@ def score_detection(
         ``label_noise`` (recall/precision of ``is_label_issue``), ``outliers`` (recall/precision
         of planted outliers among the top 2% by ``outlier_score``, and of ``is_outlier``),
         ``near_duplicates`` (planted pairs found in one ``near_duplicate_set`` — or in one image
-        hash set), ``subgroups`` (per planted subgroup: the best-matching slice, its rank and
+        hash set —, and ``pairs_flagged`` / ``false_pairs`` / ``pair_precision``: the pairs within
+        the ``near_duplicate_set`` sets and how many are in no planted set together), ``subgroups`` (per planted subgroup: the best-matching slice, its rank and
         whether it is flagged weak). Parts whose analysis did not run are ``None``.
     """
     if run is None or isinstance(run, str):
@@ -123,6 +142,11 @@ def score_detection(
             involved[a] = involved[b] = True
             flagged = frame["is_near_duplicate"].to_numpy(dtype=bool)
             result["precision"] = _ratio(int((flagged & involved).sum()), int(flagged.sum()))
+        if "near_duplicate_set" in frame:
+            total, false = _false_pairs(frame["near_duplicate_set"].to_numpy(), a, b)
+            result["pairs_flagged"] = total
+            result["false_pairs"] = false
+            result["pair_precision"] = _ratio(total - false, total)
         out["near_duplicates"] = result
     else:
         out["near_duplicates"] = None
@@ -156,11 +180,18 @@ def score_detection(
                     best, best_j = row, float(jaccard)
             result[name] = {
                 "size": int(members.sum()),
-                "slice": None if best is None else f"{best['feature']}={best['value']}",
+                "slice": None
+                if best is None
+                else str(best["slice"])
+                if "slice" in best
+                else f"{best['feature']}={best['value']}",
                 "jaccard": best_j,
                 "rank": None if best is None else int(best["rank"]),
                 "weak": None if best is None else bool(best["weak"]),
                 "accuracy": None if best is None else float(best["accuracy"]),
+                "significant": None
+                if best is None or "significant" not in best
+                else bool(best["significant"]),
                 "num_slices": len(slices),
             }
         out["subgroups"] = result
@@ -189,8 +220,13 @@ def format_detection(result: dict[str, Any]) -> str:
         )
     dups = result.get("near_duplicates")
     if dups:
+        false = (
+            f", {dups['false_pairs']} false of {dups['pairs_flagged']} pairs flagged"
+            if "false_pairs" in dups
+            else ""
+        )
         lines.append(
-            f"  near-duplicates: {dups['found']}/{dups['planted_pairs']} planted pairs found"
+            f"  near-duplicates: {dups['found']}/{dups['planted_pairs']} planted pairs found{false}"
         )
     groups = result.get("subgroups")
     if groups:
@@ -198,5 +234,6 @@ def format_detection(result: dict[str, Any]) -> str:
             lines.append(
                 f"  weak subgroup {name}: slice {info['slice']} ranked {info['rank']} of "
                 f"{info['num_slices']}{' (flagged weak)' if info['weak'] else ''}"
+                f"{' (significant)' if info.get('significant') else ''}"
             )
     return "\n".join(lines)
