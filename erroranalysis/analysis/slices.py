@@ -15,13 +15,15 @@ A two-feature slice is kept only when it is significantly worse (one-sided test,
 the rest of *each* of its two one-feature parents, so a subgroup does not come back as many of its
 own random halves.
 
-Ranking (``rank``), weakest first: slices are ordered by ``gap_low = overall accuracy −
-ci_high`` (how much worse the slice is at least, at 95 % confidence: large, clearly worse slices
-before tiny noisy ones), then picked greedily: each next slice is the one with the largest
-``gap_low`` on its samples *not yet covered* by the slices above it, so a broad bin that is weak
-only because it contains a weak subgroup (the darkest brightness quartile holds the dark images)
-is ranked after that subgroup (``redundant``: weak, but no longer weak once the slices above are
-taken out). Saved as the ``slices`` artifact; widgets read it, and :func:`slice_mask` gives the
+Ranking (``rank``), weakest first: one-feature slices are ordered by ``gap_low = overall
+accuracy − ci_high`` (how much worse the slice is at least, at 95 % confidence: large, clearly
+worse slices before tiny noisy ones), then picked greedily: each next slice is the one with the
+largest ``gap_low`` on its samples *not yet covered* by the slices above it, so a broad bin that
+is weak only because it contains a weak subgroup (the lowest-contrast quartile holds the dark
+images) is ranked after that subgroup (``redundant``: weak, but no longer weak once the slices
+above are taken out). The weak two-feature slices follow the picked one-feature slices (they
+refine them: ``object_size=tiny & contrast=low`` is read after ``object_size=tiny``), then come
+the redundant slices, then the rest. Saved as the ``slices`` artifact; widgets read it, and :func:`slice_mask` gives the
 members of a slice.
 """
 
@@ -303,9 +305,10 @@ def rank_slices(
     redundant, score, rank``.
 
     Without ``masks`` (slices × samples) and ``correct`` (per sample) the order is by ``gap_low``
-    alone; with them, the ``max_greedy`` weakest slices are re-ordered greedily on the samples
-    the slices above them do not cover, and a slice that is no longer weak there is
-    ``redundant`` and ranked after the others that are weak.
+    alone; with them, the ``max_greedy`` weakest one-feature slices are re-ordered greedily on
+    the samples the slices above them do not cover, and a slice that is no longer weak there is
+    ``redundant``. Order: the one-feature slices picked, then the weak two-feature slices (by
+    ``gap_low``; they refine the subgroups above them), then the redundant ones, then the rest.
     """
     out = table.copy()
     out["gap"] = overall_accuracy - out["accuracy"]
@@ -323,7 +326,9 @@ def rank_slices(
     if masks is not None and correct is not None and len(out):
         correct = np.asarray(correct, dtype=bool)
         weak = out["weak"].to_numpy(dtype=bool)
-        candidates = [int(i) for i in order if weak[i]][:max_greedy]
+        single = out["order"].to_numpy() == 1 if "order" in out else np.ones(len(out), bool)
+        candidates = [int(i) for i in order if weak[i] and single[i]][:max_greedy]
+        pairs = [int(i) for i in order if weak[i] and not single[i]]
         covered = np.zeros(masks.shape[1], dtype=bool)
         picked: list[int] = []
         redundant: list[int] = []
@@ -342,9 +347,9 @@ def rank_slices(
             covered |= masks[picked[-1]]
         position = {int(i): k for k, i in enumerate(order)}
         redundant_rows = sorted(redundant, key=position.__getitem__)
-        taken = set(picked) | set(redundant_rows)
+        taken = set(picked) | set(redundant_rows) | set(pairs)
         rest = [int(i) for i in order if int(i) not in taken]
-        order = np.array(picked + redundant_rows + rest, dtype=np.int64)
+        order = np.array(picked + pairs + redundant_rows + rest, dtype=np.int64)
         out.loc[out.index[redundant_rows], "redundant"] = True
     out = out.iloc[order].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)

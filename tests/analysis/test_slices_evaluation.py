@@ -93,3 +93,50 @@ def test_compare_runs_ranking_flip(tmp_path):
     assert table.loc["b", "accuracy_clean"] > table.loc["a", "accuracy_clean"]
     assert table.loc["b", "rank_clean"] == 1
     assert compare_runs(store, reference="b").attrs["ranking_changed"] is True
+
+
+def test_broad_bin_holding_a_weak_subgroup_ranks_after_it_and_pairs_need_evidence():
+    """A quartile that is weak only because it holds a weak subgroup is marked redundant."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    dark = rng.random(n) < 0.05
+    # brightness: the dark images are the darkest, so they all fall in the lowest quartile
+    brightness = np.where(dark, rng.uniform(0.0, 0.1, n), rng.uniform(0.1, 1.0, n))
+    camera = rng.choice(["a", "b"], n)
+    tiny = rng.random(n) < 0.05
+    accuracy = np.where(dark, 0.5, 0.95)
+    accuracy = np.where(tiny & (camera == "b"), 0.2, accuracy)  # an interaction: tiny on camera b
+    labels = rng.integers(0, 3, n)
+    right = rng.random(n) < accuracy
+    pred = np.where(right, labels, (labels + 1) % 3)
+    frame = pd.DataFrame(
+        {
+            "lighting": np.where(dark, "dark", "normal"),
+            "size": np.where(tiny, "tiny", "normal"),
+            "camera": camera,
+            "brightness": brightness,
+        }
+    )
+    table, masks = slice_table(
+        frame,
+        labels,
+        pred,
+        ["lighting", "size", "camera"],
+        ["brightness"],
+        pairs=True,
+        return_masks=True,
+    )
+    ranked = rank_slices(table, float(right.mean()), masks, right)
+    top = ranked.set_index("slice")
+    assert top.loc["lighting=dark", "rank"] <= 2 and top.loc["lighting=dark", "significant"]
+    lowest = next(s for s in top.index if s.startswith("brightness=[0"))
+    assert top.loc[lowest, "weak"] and top.loc[lowest, "redundant"]
+    assert top.loc[lowest, "rank"] > top.loc["lighting=dark", "rank"]
+    # the interaction is found as a two-feature slice; camera=a halves of dark are not kept
+    assert "size=tiny & camera=b" in top.index
+    assert top.loc["size=tiny & camera=b", "order"] == 2
+    assert "lighting=dark & camera=a" not in top.index
+    assert slice_mask(frame, top.loc["size=tiny & camera=b"]).sum() == int(
+        (tiny & (camera == "b")).sum()
+    )
+    assert ranked["q_value"].between(0, 1).all() and (ranked["q_value"] >= ranked["p_value"]).all()
