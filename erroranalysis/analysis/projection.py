@@ -236,6 +236,8 @@ def _import_umap():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", numba.NumbaWarning)
+            # umap-learn's note that its optional TensorFlow model is missing is not ours
+            warnings.filterwarnings("ignore", message=".*ParametricUMAP will be unavailable")
             import umap
     finally:
         numba.njit, numba.jit = original_njit, original_jit
