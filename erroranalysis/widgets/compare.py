@@ -220,7 +220,7 @@ class RunComparePanel(View):
             return []
         if name not in CELLS:
             raise ValueError(f"unknown cell {name!r}; choose one of {list(CELLS)}")
-        return [str(i) for i in self.store.sample_ids[self.comparison.cells[name]]]
+        return self.data.ids_at(self.comparison.cells[name])
 
     def click_cell(self, name: str) -> None:
         """Select the samples of cell ``name`` (as a click on it does)."""
@@ -251,9 +251,8 @@ class RunComparePanel(View):
         cells = self.comparison.cells
         positions = np.union1d(cells["only A right"], cells["only B right"])
         code = self.data.classes.index(name)
-        codes = np.asarray(self.store.label_codes())
-        positions = positions[codes[positions] == code]
-        return [str(i) for i in self.store.sample_ids[positions]]
+        positions = positions[self.data.label_codes[positions] == code]
+        return self.data.ids_at(positions)
 
     def _on_class(self, payload: dict) -> None:
         if self.comparison is None or "row" not in payload:

@@ -90,13 +90,23 @@ def test_per_class_deltas_and_ranking(two_runs):
     panel.close()
 
 
-def test_ranking_is_cached_and_refreshed_after_a_relabel(two_runs):
+def test_ranking_is_cached_and_refreshed_after_a_relabel(two_runs, monkeypatch):
+    from erroranalysis.analysis import evaluation
     from erroranalysis.analysis.evaluation import compare_two_runs
 
     first = compare_two_runs(two_runs, "fixture", "other")
     assert two_runs.run("other").load_artifact("run_ranking")["runs"] == ["fixture", "other"]
-    again = compare_two_runs(two_runs, "fixture", "other")
+    real = evaluation.compare_runs
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the cached ranking was recomputed")
+
+    monkeypatch.setattr(evaluation, "compare_runs", refuse)
+    again = compare_two_runs(two_runs, "fixture", "other")  # read from the store's cache
     assert again.ranking["accuracy_all"].tolist() == first.ranking["accuracy_all"].tolist()
+    assert again.ranking["rank_all"].tolist() == first.ranking["rank_all"].tolist()
+    assert again.ranking.attrs == first.ranking.attrs
+    monkeypatch.setattr(evaluation, "compare_runs", real)
     # a person corrects a label the fixture run gets right: "without corrected" leaves it out
     frame = two_runs.frame("fixture")
     sid = str(frame["sample_id"].iloc[0])
@@ -119,3 +129,19 @@ def test_one_run_says_it_needs_two(scanned_store):
     assert panel.comparison is None
     assert "needs two runs" in panel.message.value
     panel.close()
+
+
+def test_macro_f1_matches_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from erroranalysis.analysis.evaluation import _metrics
+
+    rng = np.random.default_rng(3)
+    for k in (2, 5, 30):
+        labels = rng.integers(0, k, size=500)
+        predicted = np.where(rng.random(500) < 0.6, labels, rng.integers(0, k, size=500))
+        predicted[predicted == k - 1] = 0  # a class never predicted
+        accuracy, f1 = _metrics(labels, predicted, k + 3)  # and classes absent from both
+        assert accuracy == pytest.approx((labels == predicted).mean())
+        expected = f1_score(labels, predicted, average="macro", zero_division=0)
+        assert f1 == pytest.approx(expected, abs=1e-12)
