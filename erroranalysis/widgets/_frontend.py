@@ -90,6 +90,15 @@ class HeatmapWidget(_ClickMixin, anywidget.AnyWidget):
     row_title = traitlets.Unicode("given").tag(sync=True)
     col_title = traitlets.Unicode("predicted").tag(sync=True)
     caption = traitlets.Unicode("").tag(sync=True)
+    #: A line above the table (the overall accuracy).
+    summary = traitlets.Unicode("").tag(sync=True)
+    #: The cell to outline as the worst ([row, col], or empty).
+    worst_cell = traitlets.List().tag(sync=True)
+    #: A margin cell per row (recall) and per column (precision), with their titles.
+    row_margin = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    col_margin = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    row_margin_title = traitlets.Unicode("").tag(sync=True)
+    col_margin_title = traitlets.Unicode("").tag(sync=True)
 
 
 class GridWidget(_ClickMixin, anywidget.AnyWidget):

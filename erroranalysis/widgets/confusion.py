@@ -122,23 +122,73 @@ class ConfusionMatrix(View):
             return np.divide(sub, full, out=np.zeros_like(sub), where=full > 0)
         return sub
 
+    def shades(self, vals: np.ndarray) -> np.ndarray:
+        """Cell shades in [0, 1]: the diagonal and the off-diagonal each on their own scale, so
+        the worst confusion is as dark as the best-recognised class, whatever their sizes."""
+        k = len(vals)
+        diagonal = np.eye(k, dtype=bool)
+        out = np.zeros_like(vals, dtype=np.float64)
+        for part in (diagonal, ~diagonal):
+            top = vals[part].max() if part.any() else 0.0
+            if top > 0:
+                out[part] = vals[part] / top
+        return out
+
+    def worst_cell(self) -> tuple[int, int] | None:
+        """(row, column) among the shown classes of the largest confusion (None: no errors)."""
+        sub = self.counts[np.ix_(self.shown, self.shown)].copy()
+        np.fill_diagonal(sub, 0)
+        if not sub.size or sub.max() <= 0:
+            return None
+        i, j = np.unravel_index(int(np.argmax(sub)), sub.shape)
+        return int(i), int(j)
+
+    def recall(self) -> np.ndarray:
+        """Per shown class: the share of samples labelled so that the model predicts so (NaN: none)."""
+        full = self.counts.sum(axis=1)[self.shown].astype(np.float64)
+        hits = np.diag(self.counts)[self.shown].astype(np.float64)
+        return np.divide(hits, full, out=np.full_like(hits, np.nan), where=full > 0)
+
+    def precision(self) -> np.ndarray:
+        """Per shown class: the share of predictions of it that carry its label (NaN: none)."""
+        full = self.counts.sum(axis=0)[self.shown].astype(np.float64)
+        hits = np.diag(self.counts)[self.shown].astype(np.float64)
+        return np.divide(hits, full, out=np.full_like(hits, np.nan), where=full > 0)
+
+    def accuracy(self) -> tuple[float, int, int]:
+        """Overall accuracy against the current labels: (accuracy, correct, labelled)."""
+        total = int(self.counts.sum())
+        correct = int(np.trace(self.counts))
+        return (correct / total if total else float("nan")), correct, total
+
     def _render(self) -> None:
         if self.counts is None:
             return
         vals = self.values()
         if self.mode.value == "counts":
             texts = [[str(int(v)) for v in row] for row in vals]
-            top = vals.max() if vals.size else 0.0
-            shades = vals / top if top > 0 else vals
         else:
             texts = [[f"{v:.2f}" for v in row] for row in vals]
-            shades = vals
         names = [self.data.classes[i] for i in self.shown]
+        accuracy, correct, total = self.accuracy()
+        worst = self.worst_cell()
+
+        def percent(values: np.ndarray) -> list[str]:
+            return ["–" if np.isnan(v) else f"{100 * v:.0f}%" for v in values]
+
         with self.heatmap.hold_sync():
             self.heatmap.row_labels = names
             self.heatmap.col_labels = names
             self.heatmap.texts = texts
-            self.heatmap.shades = np.round(shades, 3).tolist()
+            self.heatmap.shades = np.round(self.shades(vals), 3).tolist()
+            self.heatmap.worst_cell = list(worst) if worst else []
+            self.heatmap.row_margin = percent(self.recall())
+            self.heatmap.col_margin = percent(self.precision())
+            self.heatmap.row_margin_title = "recall"
+            self.heatmap.col_margin_title = "precision"
+            self.heatmap.summary = (
+                f"accuracy {100 * accuracy:.1f}% ({correct:,} of {total:,})" if total else ""
+            )
 
     # -- interaction ---------------------------------------------------------------------
     def cell_positions(self, row: int, col: int) -> np.ndarray:

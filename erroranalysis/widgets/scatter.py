@@ -48,7 +48,11 @@ _PALETTE = [
 _UNKNOWN = "#bdbdbd"
 _ISSUE_NAMES = ["no issue", "label issue", "outlier", "near-duplicate"]
 _ISSUE_COLOURS = ["#9e9e9e", "#d62728", "#ff7f0e", "#9467bd"]
-_CORRECT_COLOURS = ["#2ca02c", "#d62728"]
+#: correct / wrong: Okabe–Ito blue / vermillion (told apart with every common colour-vision
+#: deficiency; red / green is not)
+_CORRECT_COLOURS = ["#0072b2", "#d55e00"]
+#: Selected points and the focus ring: black, a colour no class uses.
+SELECTION_COLOUR = "#000000"
 #: Colour slots one byte can name, the last kept for unknown / missing values.
 _MAX_SLOTS = 255
 _COUNTER = itertools.count(1)
@@ -122,6 +126,7 @@ class ScatterCanvas(anywidget.AnyWidget):
     tooltip = traitlets.Unicode("").tag(sync=True)
     #: Set by the page after each draw: ``{"points": n, "ms": draw time, "at": epoch ms}``.
     rendered = traitlets.Dict().tag(sync=True)
+    selection_color = traitlets.Unicode(SELECTION_COLOUR).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -101,6 +101,7 @@ function render({ model, el }) {
       height,
       pointSize: model.get("point_size"),
       pointSizeSelected: 1,
+      pointColorActive: model.get("selection_color") || "#000000",
       pointOutlineWidth: 1,
       opacityInactiveMax: 0.35,
       backgroundColor: [1, 1, 1, 0],
