@@ -357,7 +357,8 @@ def problems() -> str:
     a = position[dup.index].to_numpy()
     b = position[dup.astype(str)].to_numpy()
     features = reduce_features(run.embeddings, 32, 0)
-    hashes = run.load_result("image_properties")["phash"].tolist()
+    properties = run.load_result("image_properties")
+    hashes = properties["phash"].tolist()
 
     def pairs(set_id: np.ndarray) -> str:
         found = int(((set_id[a] >= 0) & (set_id[a] == set_id[b])).sum())
@@ -376,15 +377,29 @@ def problems() -> str:
         + " |",
         "| Datalab radius 0.3 | " + pairs(near_duplicate_sets(features, 10, 0.3)[0]) + " |",
     ]
-    for bits, radius in ((4, 0.3), (6, 0.3), (8, 0.3), (6, 0.5), (10, 0.5)):
-        label = f"hash ≤ {bits} bits and radius {radius}"
-        if (bits, radius) == (6, 0.3):
+    statistics = properties[["brightness", "contrast"]].to_numpy(dtype=np.float64)
+    for bits, radius, tolerance in (
+        (6, 0.3, None),
+        (8, 0.5, None),
+        (6, 0.3, 0.05),
+        (8, 0.3, 0.05),
+        (8, 0.5, 0.05),
+        (6, 0.75, 0.05),
+        (10, 0.5, 0.05),
+        (8, 0.4, 0.04),
+    ):
+        label = f"hash ≤ {bits} bits, radius {radius}"
+        if tolerance is not None:
+            label += f", brightness and contrast within {tolerance:.0%}"
+        if (bits, radius, tolerance) == (6, 0.75, 0.05):
             label = f"**{label} (default)**"
-        set_id = near_duplicate_sets(features, 10, 0.13, hashes, bits, radius)[0]
+        stats = None if tolerance is None else statistics
+        set_id = near_duplicate_sets(
+            features, 10, 0.13, hashes, bits, radius, stats, tolerance or 0.0
+        )[0]
         lines.append(f"| {label} | {pairs(set_id)} |")
 
     frame = store.samples.copy()
-    properties = run.load_result("image_properties")
     for column in properties.columns:
         if column not in frame:
             frame[column] = properties[column].to_numpy()

@@ -5,18 +5,20 @@ embeddings, exact duplicates corrected, cleanlab's default metric). A candidate 
 near-duplicate pair when
 
 - both images have a perceptual hash (``phash`` of the ``image_properties`` result) and the two
-  64-bit hashes differ in at most ``hash_bits`` bits *and* the embedding distance is below
-  ``hash_threshold × median nearest-neighbour distance``: the hash confirms what the embedding
-  suggests, and vetoes what it alone would accept (a small CNN embeds all very dark images
-  almost on one point; their hashes differ);
+  64-bit hashes differ in at most ``hash_bits`` bits, their brightness and contrast differ by at
+  most ``tolerance`` (relative), *and* the embedding distance is below ``hash_threshold × median
+  nearest-neighbour distance``: the image confirms what the embedding suggests, and vetoes what
+  it alone would accept (a small CNN embeds all very dark images almost on one point; their
+  hashes differ; two different pictures of one shape on a flat background can share a hash, but
+  rarely their brightness and contrast);
 - otherwise (no hash for one of them, or ``use_hashes=False``), its embedding distance is below
   ``threshold ×`` the median (cleanlab Datalab's ``near_duplicate`` rule, default
   ``threshold = 0.13``).
 
 Without a ``phash`` column (no image paths) the result equals Datalab's. The near-duplicate
 relation is made transitive: the sets are the connected components of those pairs. The defaults
-``hash_bits = 6`` and ``hash_threshold = 0.3`` were chosen by measurement on the demo's planted
-pairs (BENCHMARKS.md, "Outliers, near-duplicates and weak slices").
+``hash_bits = 6``, ``hash_threshold = 0.75`` and ``tolerance = 0.05`` were chosen by measurement
+on the demo's planted pairs (BENCHMARKS.md, "Outliers, near-duplicates and weak slices").
 
 Columns saved (result ``near_duplicates``):
 
@@ -52,7 +54,9 @@ DEFAULT_THRESHOLD = 0.13
 #: Largest perceptual-hash difference (bits of 64) of a hash-confirmed pair.
 DEFAULT_HASH_BITS = 6
 #: Radius of a hash-confirmed pair, as a fraction of the median nearest-neighbour distance.
-DEFAULT_HASH_THRESHOLD = 0.3
+DEFAULT_HASH_THRESHOLD = 0.75
+#: Largest relative difference of brightness and contrast within a hash-confirmed pair.
+DEFAULT_TOLERANCE = 0.05
 
 
 def hash_codes(hashes) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +93,8 @@ def near_duplicate_sets(
     hashes=None,
     hash_bits: int = DEFAULT_HASH_BITS,
     hash_threshold: float = DEFAULT_HASH_THRESHOLD,
+    statistics: np.ndarray | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Near-duplicate set ids (-1 = none), nearest distances and info, from ``features``.
 
@@ -107,6 +113,12 @@ def near_duplicate_sets(
         Largest hash difference (bits) of a hash-confirmed pair.
     hash_threshold : float
         Radius of a hash-confirmed pair, as a fraction of the median nearest-neighbour distance.
+    statistics : ndarray (N, m), optional
+        Image statistics a hash-confirmed pair must also share (``brightness`` and ``contrast``
+        of ``image_properties``): each within ``tolerance`` relative difference; NaN = unknown
+        (no check).
+    tolerance : float
+        Largest relative difference ``|a - b| / max(a, b)`` of each statistic.
 
     Returns
     -------
@@ -146,6 +158,13 @@ def near_duplicate_sets(
         bits = hash_distance(codes[:, None], codes[neighbours]).astype(np.int16)
         both = known[:, None] & known[neighbours]
         confirmed = both & (bits <= hash_bits) & (distances < hash_threshold * median)
+        if statistics is not None:
+            values = np.asarray(statistics, dtype=np.float64).reshape(n, -1)
+            for column in values.T:
+                a, b = column[:, None], column[neighbours]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    relative = np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-9)
+                confirmed &= ~(relative > tolerance)  # NaN (unknown) passes
         hash_pairs = int((confirmed & ~close).sum())
         close = np.where(both, confirmed, close)
         nearest_bits = np.where(both[:, 0], bits[:, 0], -1).astype(np.int16)
@@ -197,6 +216,8 @@ class NearDuplicates(Analysis):
         Largest hash difference (bits of 64) of a hash-confirmed pair.
     hash_threshold : float
         Radius of a hash-confirmed pair (fraction of the median nearest-neighbour distance).
+    tolerance : float
+        Largest relative difference of brightness and contrast within a hash-confirmed pair.
     max_samples : int
         Larger stores are skipped with a reason (exact kNN is quadratic in N).
     random_state : int
@@ -235,6 +256,7 @@ class NearDuplicates(Analysis):
         use_hashes: bool = True,
         hash_bits: int = DEFAULT_HASH_BITS,
         hash_threshold: float = DEFAULT_HASH_THRESHOLD,
+        tolerance: float = DEFAULT_TOLERANCE,
         random_state: int = 0,
         max_samples: int = 300_000,
     ):
@@ -244,13 +266,14 @@ class NearDuplicates(Analysis):
         self.use_hashes = use_hashes
         self.hash_bits = hash_bits
         self.hash_threshold = hash_threshold
+        self.tolerance = tolerance
         self.random_state = random_state
         self.max_samples = max_samples
 
     def fit(self, store: Store, run: Run) -> NearDuplicates:
         self._stamp(store)
         features = knn_features(self, store, run)
-        hashes = None
+        hashes = statistics = None
         if self.use_hashes:
             properties = run.load_result("image_properties")
             if (
@@ -259,6 +282,9 @@ class NearDuplicates(Analysis):
                 and len(properties) == store.num_samples
             ):
                 hashes = properties["phash"].tolist()
+                shared = [c for c in ("brightness", "contrast") if c in properties.columns]
+                if shared:
+                    statistics = properties[shared].to_numpy(dtype=np.float64, na_value=np.nan)
         self.near_duplicate_set_, self.nearest_distance_, self.info_ = near_duplicate_sets(
             features,
             self.k,
@@ -266,6 +292,8 @@ class NearDuplicates(Analysis):
             hashes=hashes,
             hash_bits=self.hash_bits,
             hash_threshold=self.hash_threshold,
+            statistics=statistics,
+            tolerance=self.tolerance,
         )
         self.nearest_hash_distance_ = self.info_.pop("nearest_hash_distance")
         self.info_["hashes"] = hashes is not None

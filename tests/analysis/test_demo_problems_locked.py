@@ -1,7 +1,7 @@
 """The defaults' finds on the full demo store (EA_DEMO_STORE), locked within a tolerance.
 
 Measured 2026-12-03 (BENCHMARKS.md, "Outliers, near-duplicates and weak slices"): 20 of 20
-planted outliers in the top 2 %, 19 of 26 planted near-duplicate pairs with 17 of 50 flagged pairs
+planted outliers in the top 2 %, 24 of 26 planted near-duplicate pairs with 7 of 50 flagged pairs
 false, the four weak subgroups ranked 1-4, all significant. Reads the cached predictions only.
 """
 
@@ -44,9 +44,9 @@ def test_outliers_near_duplicates_and_slices_on_the_demo(demo_parts):
     position = pd.Series(np.arange(store.num_samples), index=store.sample_ids)
     dup = truth["near_duplicate_of"].dropna()
     a, b = position[dup.index].to_numpy(), position[dup.astype(str)].to_numpy()
-    assert ((sets[a] >= 0) & (sets[a] == sets[b])).sum() >= 17
+    assert ((sets[a] >= 0) & (sets[a] == sets[b])).sum() >= 21
     total, false = _false_pairs(sets, a, b)
-    assert false <= 0.45 * total
+    assert false <= 0.25 * total
 
     slices = Slices().fit(store, run).slices_
     frame = store.samples.copy()

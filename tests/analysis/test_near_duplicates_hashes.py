@@ -43,6 +43,14 @@ def test_a_hash_confirms_a_pair_the_datalab_radius_misses():
     assert with_hashes[4] == -1 and with_hashes[5] == -1  # vetoed by the hashes
     assert info["hash_pairs"] >= 1
     assert info["nearest_hash_distance"][1] == 3
+    # a copy must keep its brightness and contrast: 20 % brighter and it is another picture
+    statistics = np.ones((len(features), 2))
+    assert near_duplicate_sets(features, 10, 0.13, hashes, statistics=statistics)[0][0] >= 0
+    statistics[1, 0] = 1.2
+    vetoed = near_duplicate_sets(features, 10, 0.13, hashes, statistics=statistics)[0]
+    assert vetoed[0] == -1 and vetoed[1] == -1
+    statistics[1, 0] = np.nan  # unknown: no check
+    assert near_duplicate_sets(features, 10, 0.13, hashes, statistics=statistics)[0][0] >= 0
     # a tighter hash rule or radius drops it again
     assert near_duplicate_sets(features, 10, 0.13, hashes, hash_bits=2)[0][0] == -1
     assert near_duplicate_sets(features, 10, 0.13, hashes, hash_threshold=0.15)[0][0] == -1
