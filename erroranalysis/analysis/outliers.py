@@ -2,8 +2,8 @@
 
 A 32-pixel CNN trained on a few classes embeds pictures of *no* class (noise, text, a
 checkerboard) close to the classes it knows, so the embedding kNN score alone misses many of them
-(on the demo, 8 of 20 planted outliers in the top 2 %). Three parts, each a score where high =
-more outlying, are computed where their input exists and combined:
+(on the demo, 8–10 of 20 planted outliers in the top 2 %, depending on the build). Three parts,
+each a score where high = more outlying, are computed where their input exists and combined:
 
 ``embedding`` (column ``knn_outlier_score``)
     ``1 - `` cleanlab's ``OutOfDistribution().fit_score(features=...)`` on the PCA-reduced
@@ -33,7 +33,7 @@ more outlying, are computed where their input exists and combined:
     the mean kNN distance in the embedding above that bound of those distances.
 
 Which parts ran is in the result's info (``parts``); on the demo store the measured recall of each
-part and of the combination is in BENCHMARKS.md ("Outliers and near-duplicates").
+part and of the combination is in BENCHMARKS.md ("Outliers, near-duplicates and weak slices").
 """
 
 from __future__ import annotations
