@@ -15,6 +15,7 @@ on the kernel's asyncio loop calls ``store.refresh()`` (no thread ever touches a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
@@ -114,17 +115,18 @@ class Dashboard(widgets.VBox):
         self._projection_created = (info or {}).get("created")
         common = {"selection": self.selection}
         self.confusion = ConfusionMatrix(self.data, **common)
-        self.scatter = EmbeddingScatter(self.data, **common)
-        self.gallery = Gallery(self.data, thumbnails=self.thumbnails, **common)
+        self.scatter = EmbeddingScatter(self.data, height=330, width=360, **common)
+        self.gallery = Gallery(self.data, thumbnails=self.thumbnails, thumb_size=84, **common)
         self.inspector = Inspector(
             self.data,
             author=self.author,
             session=self.session,
             thumbnails=self.thumbnails,
+            image_size=150,
             sequence=lambda: self.gallery.order,
             **common,
         )
-        self.issues = IssueTable(self.data, **common)
+        self.issues = IssueTable(self.data, page_size=14, **common)
         self.slices = SliceTable(self.data, **common)
         run_name = self.data.run.name if self.data.run is not None else "no run yet"
         self.header = widgets.HTML(
@@ -146,7 +148,12 @@ class Dashboard(widgets.VBox):
         self.status = widgets.HTML()
         self.status.add_class("ea-dashboard-status")
         self.export = _export_panel(self.store, self.selection, run_name if self.data.run else None)
-        pages = [("issues", self.issues), ("slices", self.slices), ("export", self.export)]
+        pages = [
+            ("gallery", self.gallery),
+            ("issues", self.issues),
+            ("slices", self.slices),
+            ("export", self.export),
+        ]
         self.pseudo = None
         if self.data.run is not None:
             from erroranalysis.widgets.pseudo_label import PseudoLabelPanel
@@ -162,22 +169,33 @@ class Dashboard(widgets.VBox):
         self.compare = RunComparePanel(self.data, **common)
         self.dataset = DatasetHealthPanel(self.data, **common)
         pages += [("compare", self.compare), ("dataset", self.dataset)]
-        tabs = widgets.Tab(children=[page for _, page in pages])
+        # One screen (1600 × 1200 without scrolling the page): the confusion matrix and the
+        # scatter side by side, the gallery and the other panels as tabs under them, the
+        # inspector (actions next to its image, details folded) in a column on the right.
+        self.tabs = tabs = widgets.Tab(children=[page for _, page in pages])
+        tabs.add_class("ea-dashboard-tabs")
         for i, (title, _) in enumerate(pages):
             tabs.set_title(i, title)
-        self.confusion.layout = widgets.Layout(flex="1 1 auto", min_width="0", overflow="auto")
+        self.selection.observe(self._show_gallery_tab, "version")
+        self.confusion.layout = widgets.Layout(flex="0 0 auto")
         self.scatter.layout = widgets.Layout(flex="0 0 auto")
-        self.gallery.layout = widgets.Layout(flex="3 1 0", min_width="0")
-        self.inspector.layout = widgets.Layout(flex="2 1 0", min_width="320px")
-        self.children = [
-            self._style,
-            widgets.HBox(
-                [self.header, self.clear_button, self.refresh_button, self.status, self.run_notice]
-            ),
-            widgets.HBox([self.confusion, self.scatter]),
-            widgets.HBox([self.gallery, self.inspector]),
-            tabs,
-        ]
+        self.inspector.layout = widgets.Layout(flex="0 0 370px", width="370px", overflow="hidden")
+        top = widgets.HBox([self.confusion, self.scatter])
+        top.add_class("ea-dashboard-top")
+        left = widgets.VBox([top, tabs], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+        left.add_class("ea-dashboard-main")
+        header = widgets.HBox(
+            [self.header, self.clear_button, self.refresh_button, self.status, self.run_notice]
+        )
+        header.add_class("ea-dashboard-header")
+        body = widgets.HBox([left, self.inspector])
+        body.add_class("ea-dashboard-body")
+        self.children = [self._style, header, body]
+
+    def _show_gallery_tab(self, _change: Any = None) -> None:
+        """A new selection (a cell, a box, a slice) is shown in the gallery: bring its tab up."""
+        if self.selection.source in ("confusion", "scatter", "slices", "issues", "api"):
+            self.tabs.selected_index = 0
 
     def show_error(self, message: str) -> None:
         """Show ``message`` (a view failed to update) in the status line, in the error colour."""
@@ -286,6 +304,8 @@ class Dashboard(widgets.VBox):
             _POLLING[key] = self
 
     def _close_views(self) -> None:
+        with contextlib.suppress(ValueError):  # not observed yet (a failed first build)
+            self.selection.unobserve(self._show_gallery_tab, "version")
         for name in (
             "confusion",
             "scatter",

@@ -146,43 +146,50 @@ class Inspector(View):
         self.status.add_class("ea-inspector-status")
 
         self.choice = widgets.Dropdown(
-            options=list(self.data.classes), layout=widgets.Layout(width="180px")
+            options=list(self.data.classes), layout=widgets.Layout(width="130px")
         )
         self.choice.add_class("ea-relabel-choice")
         self.apply_button = widgets.Button(
-            description="relabel", button_style="primary", layout=widgets.Layout(width="90px")
+            description="relabel", button_style="primary", layout=widgets.Layout(width="80px")
         )
         self.apply_button.add_class("ea-relabel-apply")
         self.apply_button.on_click(lambda _: self.relabel(self.choice.value))
-        self.suggestions = widgets.HBox()
+        self.suggestions = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.suggestions.add_class("ea-suggestions")
-        self.not_issue_button = widgets.Button(description="not an issue", icon="check")
+        self.not_issue_button = widgets.Button(
+            description="not an issue", icon="check", layout=widgets.Layout(width="auto")
+        )
         self.not_issue_button.add_class("ea-not-issue")
         self.not_issue_button.on_click(lambda _: self.toggle_flag("not_an_issue"))
         self.reason = widgets.Text(
-            placeholder="reason (weak spot) or note", layout=widgets.Layout(width="220px")
+            placeholder="reason or note", layout=widgets.Layout(width="130px")
         )
         self.reason.add_class("ea-reason")
-        self.weak_button = widgets.Button(description="weak spot", icon="flag")
+        self.weak_button = widgets.Button(
+            description="weak spot", icon="flag", layout=widgets.Layout(width="auto")
+        )
         self.weak_button.add_class("ea-weak-spot")
         self.weak_button.on_click(
             lambda _: self.toggle_flag("weak_spot", note=self.reason.value or None)
         )
-        self.note_button = widgets.Button(description="add note", icon="pencil")
+        self.note_button = widgets.Button(
+            description="note", icon="pencil", layout=widgets.Layout(width="auto")
+        )
         self.note_button.add_class("ea-note")
         self.note_button.on_click(lambda _: self.add_note(self.reason.value))
         self.undo_button = widgets.Button(
-            description="undo", icon="undo", tooltip="undo your latest change made here"
+            description="undo",
+            icon="undo",
+            tooltip="undo your latest change made here",
+            layout=widgets.Layout(width="auto"),
         )
         self.undo_button.add_class("ea-undo")
         self.undo_button.on_click(lambda _: self.undo())
         self.prev_button = widgets.Button(
-            description="◀ previous", layout=widgets.Layout(width="100px")
+            description="◀ previous", layout=widgets.Layout(width="auto")
         )
         self.prev_button.add_class("ea-prev")
-        self.next_button = widgets.Button(
-            description="next ▶", layout=widgets.Layout(width="100px")
-        )
+        self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="auto"))
         self.next_button.add_class("ea-next")
         self.prev_button.on_click(lambda _: self.step(-1))
         self.next_button.on_click(lambda _: self.step(+1))
@@ -193,27 +200,36 @@ class Inspector(View):
         self.shortcuts.on_key(self.guard(self._on_key))
         self._build_saliency()
         self._build_zoom()
+        # the actions next to the image; the scores, Grad-CAM, zoom and history folded below
         self.controls = widgets.VBox(
             [
+                widgets.HBox([self.prev_button, self.next_button]),
                 widgets.HBox([self.choice, self.apply_button]),
                 self.suggestions,
                 widgets.HBox([self.not_issue_button, self.weak_button]),
                 widgets.HBox([self.reason, self.note_button]),
-                widgets.HBox([self.prev_button, self.next_button, self.undo_button]),
+                self.undo_button,
                 self.status,
-                self.shortcuts,
             ]
         )
+        self.controls.add_class("ea-inspector-actions")
+        self.scores_html = widgets.HTML()
+        self.scores_html.add_class("ea-inspector-scores")
+        self.folds = widgets.Accordion(
+            children=[self.scores_html, self.saliency, self.zoom_box, self.history_html],
+            titles=("scores", "Grad-CAM", "zoom", "history"),
+            selected_index=None,
+        )
+        self.folds.add_class("ea-inspector-folds")
         self.children = [
             self.message,
             self.header,
             widgets.HBox(
-                [self.image, self.details], layout=widgets.Layout(align_items="flex-start")
+                [self.image, self.controls], layout=widgets.Layout(align_items="flex-start")
             ),
-            self.controls,
-            self.saliency,
-            self.zoom_box,
-            self.history_html,
+            self.details,
+            self.folds,
+            self.shortcuts,
         ]
         self.position: int | None = None
         self.on_focus(self.selection.focused, self.selection.focus_source)
@@ -430,6 +446,7 @@ class Inspector(View):
             self.image.value = b""
             self.image.layout.display = "none"
             self.details.value = ""
+            self.scores_html.value = ""
             self.history_html.value = ""
             self.suggestions.children = []
             self._update_nav()
@@ -466,13 +483,19 @@ class Inspector(View):
         lines.append(
             f'<tr><td>flags</td><td class="ea-inspector-flags">{html.escape(", ".join(flags)) or "—"}</td></tr>'
         )
+        scores = []
         for column in _SCORE_ORDER:
             if column in frame.columns:
                 value = frame[column].iat[pos]
-                if value is None or (isinstance(value, float) and np.isnan(value)):
+                if value is None or pd.isna(value):
                     continue
                 text = f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
-                lines.append(f"<tr><td>{column}</td><td>{html.escape(text)}</td></tr>")
+                scores.append(f"<tr><td>{column}</td><td>{html.escape(text)}</td></tr>")
+        self.scores_html.value = (
+            f'<table class="ea-inspector-score-table">{"".join(scores)}</table>'
+            if scores
+            else '<span class="ea-muted">no scores (scan first)</span>'
+        )
         bars = []
         for name, p in self._top_k(pos):
             bars.append(

@@ -223,7 +223,7 @@ class EmbeddingScatter(View):
             options=options,
             value=color_by,
             description="colour",
-            layout=widgets.Layout(width="260px"),
+            layout=widgets.Layout(width="200px"),
         )
         self.color_by.observe(lambda _: self._recolour(), "value")
         self.legend = widgets.HTML()

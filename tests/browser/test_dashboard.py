@@ -676,6 +676,35 @@ def test_key_1_twice_relabels_once_to_the_suggestion(shot_on_failure, store, sto
     assert fresh.labels()[sid] == predicted
 
 
+def test_the_dashboard_fits_1600_by_1200(shot_on_failure):
+    """Issue 17.2: at 1600×1200 the whole dashboard (tabs included) is on screen at once."""
+    page = shot_on_failure
+    page.set_viewport_size({"width": 1600, "height": 1200})
+    try:
+        page.wait_for_timeout(500)
+        size = page.evaluate(
+            """() => { const d = document.querySelector('.ea-dashboard');
+              d.scrollIntoView({block: 'start'});
+              const r = d.getBoundingClientRect();
+              const tabs = d.querySelector('.lm-TabBar, .p-TabBar, .widget-tab');
+              const t = tabs ? tabs.getBoundingClientRect() : null;
+              const area = d.closest('.jp-WindowedPanel-outer, .jp-Notebook') || document.body;
+              const a = area.getBoundingClientRect();
+              return {top: r.top, bottom: r.bottom, right: r.right, height: r.height,
+                      width: r.width, tabs: t ? t.bottom : null, areaTop: a.top,
+                      areaBottom: Math.min(a.bottom, window.innerHeight),
+                      innerWidth: window.innerWidth}; }"""
+        )
+        lab.save_screenshot(page, "dashboard-1600x1200", full_page=False)
+        print(f"[browser] dashboard at 1600x1200: {size}")
+        visible = size["areaBottom"] - size["areaTop"]
+        assert size["height"] <= visible, f"the dashboard is {size['height']:.0f} px tall: {size}"
+        assert size["right"] <= size["innerWidth"], size
+        assert size["tabs"] is not None and size["tabs"] <= size["areaBottom"], size
+    finally:
+        page.set_viewport_size(lab.VIEWPORT)
+
+
 def test_dashboard_screenshot(shot_on_failure):
     page = shot_on_failure
     board = page.locator(".ea-dashboard").first

@@ -64,7 +64,7 @@ def test_missing_analysis_shows_the_scan_line(unscanned_store):
 
 
 def test_dashboard_has_both_tabs(dashboard):
-    tabs = dashboard.children[-1]
+    tabs = dashboard.tabs
     titles = [tabs.get_title(i) for i in range(len(tabs.children))]
     assert "compare" in titles and "dataset" in titles
     dashboard.dataset.click_class("cat")

@@ -80,7 +80,7 @@ def test_dashboard_has_the_tab_and_its_views_see_the_batch(tmp_path):
     store, _ = make(tmp_path, n=2000)
     board = ea.show(store, poll_interval=None)
     try:
-        tabs = board.children[-1]
+        tabs = board.tabs
         titles = [tabs.get_title(i) for i in range(len(tabs.children))]
         assert "pseudo-labels" in titles and board.pseudo in tabs.children
         assert board.pseudo.plan is None  # planned on the first click, not at every open

@@ -36,7 +36,7 @@ function render({ model, el }) {
     });
     if (rowMargin.length) {
       const th = document.createElement("th");
-      th.className = "ea-heatmap-col ea-heatmap-margin-title";
+      th.className = "ea-heatmap-margin-title ea-heatmap-margin-col";
       const s = document.createElement("span");
       s.textContent = model.get("row_margin_title");
       th.appendChild(s);
@@ -76,7 +76,7 @@ function render({ model, el }) {
       const tr = t.insertRow();
       tr.className = "ea-margin-row-line";
       const th = document.createElement("th");
-      th.className = "ea-heatmap-row ea-heatmap-margin-title";
+      th.className = "ea-heatmap-margin-title ea-heatmap-margin-row";
       th.textContent = model.get("col_margin_title");
       tr.appendChild(th);
       cols.forEach((c, j) => {
