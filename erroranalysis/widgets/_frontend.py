@@ -113,6 +113,8 @@ class GridWidget(_ClickMixin, anywidget.AnyWidget):
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     focused = traitlets.Unicode("").tag(sync=True)
     empty_text = traitlets.Unicode("nothing to show").tag(sync=True)
+    #: Thumbnail width in pixels (the stylesheet's --ea-thumb-size).
+    thumb_size = traitlets.Int(104).tag(sync=True)
 
 
 class TableWidget(_ClickMixin, anywidget.AnyWidget):

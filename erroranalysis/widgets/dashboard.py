@@ -127,6 +127,7 @@ class Dashboard(widgets.VBox):
             **common,
         )
         self.issues = IssueTable(self.data, page_size=14, **common)
+        self.scatter.on_hover(self._hover)
         self.slices = SliceTable(self.data, **common)
         run_name = self.data.run.name if self.data.run is not None else "no run yet"
         self.header = widgets.HTML(
@@ -192,9 +193,31 @@ class Dashboard(widgets.VBox):
         body.add_class("ea-dashboard-body")
         self.children = [self._style, header, body]
 
+    def _hover(self, sample_id: str | None) -> None:
+        """The point under the mouse: its thumbnail and labels beside it in the scatter."""
+        if sample_id is None:
+            self.scatter.canvas.tooltip = ""
+            return
+        pos = self.data.position(sample_id)
+        label = self.data.label_name(pos)
+        predicted = (
+            self.data.classes[self.data.pred_codes[pos]]
+            if self.data.pred_codes is not None and self.data.pred_codes[pos] >= 0
+            else None
+        )
+        url = self.thumbnails.data_url(sample_id, 96)
+        image = f'<img class="ea-hover-thumb" src="{url}" alt="">' if url else ""
+        what = html.escape(label) + (
+            f" → {html.escape(predicted)}" if predicted and predicted != label else ""
+        )
+        self.scatter.canvas.tooltip = (
+            f'{image}<div class="ea-hover-id">{html.escape(sample_id)}</div>'
+            f'<div class="ea-hover-labels">{what}</div>'
+        )
+
     def _show_gallery_tab(self, _change: Any = None) -> None:
         """A new selection (a cell, a box, a slice) is shown in the gallery: bring its tab up."""
-        if self.selection.source in ("confusion", "scatter", "slices", "issues", "api"):
+        if self.selection.source in ("confusion", "scatter", "slices", "api"):
             self.tabs.selected_index = 0
 
     def show_error(self, message: str) -> None:

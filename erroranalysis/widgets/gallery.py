@@ -29,6 +29,8 @@ def _issue_types():
     return issue_types()
 
 
+#: Flags offered by the gallery's flag filter.
+_FLAGS = ("not_an_issue", "weak_spot", "reviewed", "pseudo_labelled", "low_consensus")
 _PREFERRED_SORT = ("label_quality", "self_confidence", "margin", "loss", "outlier_score")
 
 
@@ -73,7 +75,7 @@ class Gallery(View):
         self.page_size = int(page_size)
         self.thumb_size = int(thumb_size)
         self.thumbnails = thumbnails or ThumbnailCache(self.data.store)
-        self.grid = GridWidget(empty_text="no samples to show")
+        self.grid = GridWidget(empty_text="no samples to show", thumb_size=self.thumb_size)
         self.grid.on_click(self.guard(self._on_click))
         columns = self.data.score_columns()
         if sort_by is None:
@@ -105,15 +107,170 @@ class Gallery(View):
         self.next_button.on_click(lambda _: self.go(self.page + 1))
         self.sort_by.observe(self._on_sort_column, "value")
         self.ascending.observe(self._on_direction, "value")
+        self._build_filters()
         controls = widgets.HBox(
-            [self.sort_by, self.ascending, self.prev_button, self.page_label, self.next_button]
+            [
+                self.sort_by,
+                self.ascending,
+                self.prev_button,
+                self.page_label,
+                self.next_button,
+                self.page_size_choice,
+                self.thumb_size_choice,
+            ]
         )
-        self.children = [self.message, self.count, controls, self.grid]
+        self.children = [self.message, self.count, controls, self.filters, self.grid]
         self.page = 0
         self._selection_what: tuple[str, str] = ("", "")
         self.order = np.zeros(0, dtype=np.int64)
         self._all_orders: dict[tuple[str, bool], np.ndarray] = {}
         self._reorder()
+
+    # -- filters -------------------------------------------------------------------------
+    def _build_filters(self) -> None:
+        data = self.data
+        small = {"layout": widgets.Layout(width="auto"), "style": {"description_width": "auto"}}
+        self.filter_wrong = widgets.Checkbox(description="wrong only", indent=False, **small)
+        self.filter_wrong.disabled = data.pred_codes is None
+        issues = [
+            (t.display_name, t.flag_column) for t in _issue_types() if data.has(t.flag_column)
+        ]
+        self.filter_issue = widgets.Dropdown(
+            options=[("any", ""), *issues], description="issue", **small
+        )
+        classes = [("any", ""), *[(c, c) for c in data.classes]]
+        self.filter_label = widgets.Dropdown(options=classes, description="label", **small)
+        self.filter_predicted = widgets.Dropdown(options=classes, description="predicted", **small)
+        self.filter_predicted.disabled = data.pred_codes is None
+        self.filter_flag = widgets.Dropdown(
+            options=[("any", ""), ("no flag", "-"), *[(f, f) for f in _FLAGS]],
+            description="flag",
+            **small,
+        )
+        self.score_range = widgets.FloatRangeSlider(
+            description="range", readout_format=".3g", continuous_update=False, **small
+        )
+        self.page_size_choice = widgets.Dropdown(
+            options=sorted({12, 24, 48, 96, self.page_size}),
+            value=self.page_size,
+            description="page",
+            **small,
+        )
+        self.thumb_size_choice = widgets.Dropdown(
+            options=sorted({64, 84, 96, 128, 160, self.thumb_size}),
+            value=self.thumb_size,
+            description="size",
+            **small,
+        )
+        self._set_score_range()
+        for control in (
+            self.filter_wrong,
+            self.filter_issue,
+            self.filter_label,
+            self.filter_predicted,
+            self.filter_flag,
+            self.score_range,
+        ):
+            control.observe(lambda _: self._reorder(), "value")
+        self.page_size_choice.observe(self._on_page_size, "value")
+        self.thumb_size_choice.observe(self._on_thumb_size, "value")
+        self.filters = widgets.HBox(
+            [
+                self.filter_wrong,
+                self.filter_issue,
+                self.filter_label,
+                self.filter_predicted,
+                self.filter_flag,
+                self.score_range,
+            ],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
+        self.filters.add_class("ea-gallery-filters")
+
+    def _set_score_range(self) -> None:
+        """The range slider spans the sort column's values (all of them: no filtering)."""
+        column = self.sort_by.value
+        values = (
+            pd.to_numeric(self.data.frame[column], errors="coerce").to_numpy(np.float64)
+            if column
+            else np.zeros(0)
+        )
+        values = values[np.isfinite(values)]
+        slider = self.score_range
+        slider.disabled = not len(values)
+        lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        hi = hi if hi > lo else lo + 1e-9
+        with slider.hold_trait_notifications():
+            slider.min, slider.max = -1e300, 1e300  # widen first: min must stay below max
+            slider.min, slider.max = lo, hi
+            slider.step = (hi - lo) / 200
+            slider.value = (lo, hi)
+        slider.description = f"{column} range" if column else "range"
+        self._full_range = (lo, hi)
+
+    def filter_mask(self) -> np.ndarray | None:
+        """Which samples pass the gallery's filters (``None``: no filter is set)."""
+        data, frame = self.data, self.data.frame
+        mask = np.ones(data.num_samples, dtype=bool)
+        active = False
+        if self.filter_wrong.value and data.pred_codes is not None:
+            mask &= data.wrong()
+            active = True
+        if self.filter_issue.value:
+            mask &= frame[self.filter_issue.value].fillna(False).to_numpy(dtype=bool)
+            active = True
+        if self.filter_label.value:
+            mask &= data.label_codes == data.classes.index(self.filter_label.value)
+            active = True
+        if self.filter_predicted.value and data.pred_codes is not None:
+            mask &= data.pred_codes == data.classes.index(self.filter_predicted.value)
+            active = True
+        if self.filter_flag.value:
+            flagged = np.zeros(data.num_samples, dtype=bool)
+            for pos, flags in data.flags.items():
+                flagged[pos] = (
+                    bool(flags)
+                    if self.filter_flag.value == "-"
+                    else self.filter_flag.value in flags
+                )
+            mask &= ~flagged if self.filter_flag.value == "-" else flagged
+            active = True
+        column = self.sort_by.value
+        if column and not self.score_range.disabled:
+            lo, hi = self.score_range.value
+            if (lo, hi) != self._full_range:
+                x = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+                mask &= (x >= lo) & (x <= hi)
+                active = True
+        return mask if active else None
+
+    def _filter_text(self) -> str:
+        parts = []
+        if self.filter_wrong.value:
+            parts.append("wrong only")
+        for name, control in (
+            ("issue", self.filter_issue),
+            ("label", self.filter_label),
+            ("predicted", self.filter_predicted),
+            ("flag", self.filter_flag),
+        ):
+            if control.value:
+                label = dict((v, k) for k, v in control.options).get(control.value, control.value)
+                parts.append(f"{name} {label}")
+        if self.sort_by.value and tuple(self.score_range.value) != self._full_range:
+            lo, hi = self.score_range.value
+            parts.append(f"{self.sort_by.value} in [{lo:.3g}, {hi:.3g}]")
+        return ", ".join(parts)
+
+    def _on_page_size(self, event: dict) -> None:
+        self.page_size = int(event["new"])
+        self.page = 0
+        self._render(thumbs=True)
+
+    def _on_thumb_size(self, event: dict) -> None:
+        self.thumb_size = int(event["new"])
+        self.grid.thumb_size = self.thumb_size
+        self._render(thumbs=True)
 
     # -- ordering ------------------------------------------------------------------------
     def _showing_selection(self) -> bool:
@@ -146,6 +303,9 @@ class Gallery(View):
                 every = np.arange(self.data.num_samples, dtype=np.int64)
                 self._all_orders[key] = self._sorted(every, column, ascending) if column else every
             positions = self._all_orders[key]
+        mask = self.filter_mask() if hasattr(self, "filters") else None
+        if mask is not None:
+            positions = positions[mask[positions]]
         self.order = positions
         self.page = min(self.page, self.num_pages - 1) if keep_page else 0
         self._render(thumbs=True)
@@ -154,6 +314,7 @@ class Gallery(View):
         # a new column sorts worst first: lowest first where low is bad (label quality, a
         # metric attached with higher_is_better=True), highest first where high is bad (loss)
         column = event["new"]
+        self._set_score_range()
         ascending = self.data.low_is_bad(column) if column else True
         if ascending != self.ascending.value:
             with self.ascending.hold_trait_notifications():
@@ -246,6 +407,9 @@ class Gallery(View):
             else "all samples"
         )
         order = f", sorted by {self.sort_by.value}" if self.sort_by.value else ""
+        filtered = self._filter_text() if hasattr(self, "filters") else ""
+        if filtered:
+            order += f" · filtered: {html.escape(filtered)}"
         self.count.value = f'<span class="ea-gallery-count-n">{n}</span> samples — {what}{order}'
         self.page_label.value = f"page {self.page + 1} / {self.num_pages}"
         self.prev_button.disabled = self.page == 0
@@ -273,6 +437,12 @@ class Gallery(View):
 
     def on_change(self, change: Change) -> None:
         if len(change.touched_positions) == 0 and not change.flags_changed:
+            return
+        label_filter = self.filter_wrong.value or self.filter_label.value
+        if (label_filter and len(change.label_positions)) or (
+            self.filter_flag.value and change.flags_changed
+        ):
+            self._reorder(keep_page=True)  # the filter's answer changed for these samples
             return
         if change.flags_changed or np.isin(change.touched_positions, self.page_positions()).any():
             self._render(thumbs=False)

@@ -216,6 +216,13 @@ class IssueTable(View):
         if 0 <= index < len(positions):
             sid = str(self.data.sample_ids[positions[index]])
             self.table.focused = sid
+            # the gallery shows this issue type's samples (in the table's order) …
+            description = f"{self.issue.value} (issue table)"
+            if self.selection.description != description or self.selection.source != self.view_name:
+                self.selection.select(
+                    self.data.ids_at(self.rows), source=self.view_name, description=description
+                )
+            # … and the inspector the clicked one
             self.selection.focus(sid, source=self.view_name)
 
     def _on_click(self, payload: dict) -> None:

@@ -5,6 +5,7 @@ function render({ model, el }) {
   function draw() {
     const thumbs = model.get("thumbs"), items = model.get("items");
     const focused = model.get("focused");
+    el.style.setProperty("--ea-thumb-size", model.get("thumb_size") + "px");
     el.innerHTML = "";
     if (!items.length) {
       const p = document.createElement("div");
@@ -54,7 +55,7 @@ function render({ model, el }) {
     model.send({ type: "click", sample_id: d.dataset.sampleId });
   };
   el.addEventListener("click", onClick);
-  const keys = ["thumbs", "items", "focused", "empty_text"];
+  const keys = ["thumbs", "items", "focused", "empty_text", "thumb_size"];
   keys.forEach((k) => model.on("change:" + k, draw));
   draw();
   return () => {
