@@ -118,9 +118,23 @@ class DatasetChecks(Analysis):
         self.info_ = {}
         for issue, manager_class in _managers().items():
             manager = manager_class(_LabStandIn(labels))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                manager.find_issues(features=features, pred_probs=probs)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    manager.find_issues(features=features, pred_probs=probs)
+            except ValueError as error:
+                if "no meaningful clusters" not in str(error).lower():
+                    raise
+                # cleanlab's underperforming-group check clusters the features and refuses a
+                # small store (tens of samples) where no cluster is big enough: that one check
+                # has no finding then, the other checks still count
+                columns[f"{issue}_score"] = np.full(len(labelled), np.nan, dtype=np.float32)
+                columns[f"is_{issue}"] = np.zeros(len(labelled), dtype=bool)
+                summaries.append(
+                    pd.DataFrame({"issue_type": [issue], "score": [None], "num_issues": [0]})
+                )
+                self.info_[issue] = {"skipped": f"{error} ({len(labels)} labelled samples)"}
+                continue
             score = np.full(len(labelled), np.nan, dtype=np.float32)
             score[labelled] = manager.issues[f"{issue}_score"].to_numpy(np.float32)
             flagged = np.zeros(len(labelled), dtype=bool)

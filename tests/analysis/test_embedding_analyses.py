@@ -208,3 +208,18 @@ def test_a_tiny_store_scans_and_skips_dataset_checks_with_a_reason(tmp_path):
     assert summary.status("dataset_checks") == "skipped"
     details = summary.table().set_index("analysis").loc["dataset_checks", "details"]
     assert "more than 10 labelled samples" in details and "8" in details
+
+
+def test_a_small_store_keeps_dataset_checks_without_the_cluster_check(tmp_path):
+    # with a dozen samples cleanlab's underperforming-group check finds no cluster big enough
+    # and raised a bare ValueError that ended the scan; now only that check has no finding
+    samples, probs, emb, _ = planted_data(n=600)
+    store = ea.Store.create(tmp_path / "small", classes=CLASSES, samples=samples.head(12))
+    store.add_run("model-a", probs[:12], embeddings=emb[:12], out_of_sample=True)
+    fitted = DatasetChecks().fit(store, store.run())
+    assert "no meaningful clusters" in fitted.info_["underperforming_group"]["skipped"].lower()
+    assert not fitted.issues_["is_underperforming_group"].any()
+    assert fitted.non_iid_p_value_ is not None
+    fitted.save(store, store.run())
+    assert store.run().load_result("dataset_checks").shape[0] == 12
+    assert store.run().load_artifact("dataset_checks")["summary"][-1]["num_issues"] == 0
