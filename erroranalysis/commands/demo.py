@@ -16,10 +16,14 @@ from erroranalysis.errors import ErrorAnalysisError, StoreExistsError
 
 HELP = "build the embedded demo (generated images, k-fold model, scan) and open it in JupyterLab"
 DESCRIPTION = (
-    "Generate the synthetic shapes dataset with planted problems, create a store, train a timm "
-    "model from scratch with k-fold cross-validation for out-of-sample predictions, scan, print "
+    "Generate the synthetic shapes dataset with planted problems, create a store, train timm "
+    "models from scratch with k-fold cross-validation for out-of-sample predictions, scan, print "
     "how many planted problems were found, and open notebooks/quickstart.ipynb in JupyterLab. "
-    "An existing demo at --out is reused (pass --overwrite to rebuild it)."
+    "The demo is staged: a quick first run (demo-quick) is published first and JupyterLab starts "
+    "on it while the full k-fold run (demo) trains in the background; the open dashboard offers "
+    "to switch to it when it lands. With --no-lab both stages are built before the command ends. "
+    "An existing demo at --out is reused, and a stage it lacks is built (pass --overwrite to "
+    "rebuild it)."
 )
 
 __all__ = ["DESCRIPTION", "HELP", "add_arguments", "run"]
@@ -51,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image-size", type=int, default=None, help="training image size in pixels"
     )
+    parser.add_argument(
+        "--stages",
+        default="quick,full",
+        help="comma-separated stages to build, in order (default quick,full; 'full' builds the "
+        "k-fold run only)",
+    )
     parser.add_argument("--no-scan", action="store_true", help="skip the scan")
     parser.add_argument(
         "--overwrite", action="store_true", help="rebuild a demo that exists at --out"
@@ -58,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port for JupyterLab")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    # the background process of `erroranalysis demo` that builds the pending stages
+    parser.add_argument("--finish", action="store_true", help=argparse.SUPPRESS)
 
 
 def _check_positive(args: argparse.Namespace) -> None:
@@ -72,6 +84,15 @@ def _check_positive(args: argparse.Namespace) -> None:
         raise ErrorAnalysisError(f"--folds must be at least 2; got {args.folds}")
     if args.port is not None and not 0 < args.port < 65536:
         raise ErrorAnalysisError(f"--port must be between 1 and 65535; got {args.port}")
+    from erroranalysis.datasets.demo import STAGES
+
+    stages = [name.strip() for name in str(args.stages).split(",") if name.strip()]
+    unknown = [name for name in stages if name not in STAGES]
+    if unknown or not stages or len(set(stages)) != len(stages):
+        raise ErrorAnalysisError(
+            f"--stages takes distinct names from {', '.join(STAGES)}; got {args.stages!r}"
+        )
+    args.stages = stages
 
 
 def _reuse(args: argparse.Namespace, out: Path):
@@ -130,17 +151,67 @@ def _lab_command(args: argparse.Namespace, notebook: Path, root: Path) -> list[s
     return command
 
 
+FINISH_LOG = "demo-finish.log"
+
+
+def _start_finisher(out: Path) -> subprocess.Popen:
+    """Build the demo's pending stages in a background process, at a lower CPU priority.
+
+    Its output goes to ``<out>/demo-finish.log``; JupyterLab and the notebook's kernel keep the
+    CPU first (``nice`` 10 where the system has it).
+    """
+    log = open(out / FINISH_LOG, "w")  # noqa: SIM115 - the child owns it
+    command = [sys.executable, "-m", "erroranalysis", "demo", "--out", str(out), "--finish"]
+    command.append("--quiet")
+    lower = getattr(os, "nice", None)
+    try:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=(lambda: lower(10)) if lower is not None else None,
+        )
+    finally:
+        log.close()
+
+
+def _stop_finisher(finisher: subprocess.Popen | None, out: Path) -> None:
+    """Stop a background build that is still running when JupyterLab stops."""
+    if finisher is None or finisher.poll() is not None:
+        return
+    finisher.terminate()
+    try:
+        finisher.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        finisher.kill()
+        finisher.wait()
+    print(f"stopped training the demo's pending stage; `erroranalysis demo --out {out}` builds it")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Build (or reuse) the demo, print what was found, then start JupyterLab unless --no-lab."""
-    from erroranalysis.datasets.demo import build_demo
+    """Build (or reuse) the demo, print what was found, then start JupyterLab unless --no-lab.
+
+    In JupyterLab mode the stages after the first are built by a background process while
+    JupyterLab runs (see :func:`_start_finisher`); with ``--no-lab`` every stage is built here.
+    """
+    from erroranalysis.datasets.demo import build_demo, finish_demo
 
     _check_positive(args)
     out = Path(args.out)
+    if args.finish:
+        finish_demo(out, progress=not args.quiet, verbose=True)
+        return 0
     result = _reuse(args, out)
     if result is not None:
         print(f"using the existing demo at {out} (pass --overwrite to rebuild it)")
+        if result.pending and args.no_lab:
+            print(f"building its pending stage(s): {', '.join(result.pending)}")
+            result = finish_demo(out, progress=not args.quiet, verbose=False)
         print(result.summary())
     else:
+        staged = not args.no_lab and len(args.stages) > 1
         result = build_demo(
             out,
             n_samples=args.samples,
@@ -153,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
             image_size=args.image_size,
             overwrite=args.overwrite,
             verbose=True,
+            stages=args.stages,
+            until=args.stages[0] if staged else None,
         )
     store = out.resolve()
     notebook = _quickstart()
@@ -170,6 +243,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"open it with:  cd {root} && ERRORANALYSIS_STORE={store} jupyter lab {command[4]}")
         print(f"           or:  erroranalysis lab {store}")
         return 0
+    finisher = None
+    if result.pending:
+        finisher = _start_finisher(store)
+        print(
+            f"training the {', '.join(result.pending)} stage in the background "
+            f"(log: {store / FINISH_LOG}); the open dashboard offers to switch to its run when "
+            "it lands"
+        )
     print(f"starting JupyterLab on {notebook} (ERRORANALYSIS_STORE={store}); Ctrl-C to stop")
     process = subprocess.Popen(command, cwd=root, env=env)
     try:
@@ -182,3 +263,5 @@ def run(args: argparse.Namespace) -> int:
             process.terminate()
             process.wait()
         return 0
+    finally:
+        _stop_finisher(finisher, out)

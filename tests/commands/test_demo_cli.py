@@ -24,7 +24,7 @@ def built(tmp_path_factory):
 @pytest.mark.slow
 def test_no_lab_builds_and_prints_how_to_open(built, capsys):
     store = ea.Store.open(built)
-    assert store.num_samples == 120 and store.runs() == ["demo"]
+    assert store.num_samples == 120 and store.runs() == ["demo-quick", "demo"]
     assert (built / "demo.json").is_file()
     # run again: reused, not rebuilt, and the findings are printed again
     mtime = (built / "demo.json").stat().st_mtime
@@ -77,8 +77,83 @@ def test_not_a_demo_folder_is_refused(tmp_path, capsys):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
+def test_lab_mode_publishes_the_quick_run_and_trains_the_full_one_in_the_background(
+    tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "staged"
+    started, labs = [], []
+
+    class FakeLab:
+        def __init__(self, command, cwd, env):
+            # JupyterLab starts once the quick run is there, the full one still pending
+            labs.append(ea.Store.open(out).runs())
+
+        def wait(self, timeout=None):
+            return 0
+
+    class FakeFinisher:
+        def __init__(self, store):
+            started.append(store)
+            self.terminated = False
+
+        def poll(self):
+            return None  # still training when JupyterLab stops
+
+        def terminate(self):
+            self.terminated = True
+
+        def wait(self, timeout=None):
+            return 0
+
+    finishers = []
+    monkeypatch.setattr(demo_command.subprocess, "Popen", FakeLab)
+    monkeypatch.setattr(
+        demo_command,
+        "_start_finisher",
+        lambda store: finishers.append(FakeFinisher(store)) or finishers[-1],
+    )
+    assert main(["demo", "--out", str(out), "--no-browser", *SMALL]) == 0
+    assert labs == [["demo-quick"]] and started == [out.resolve()]
+    printed = capsys.readouterr().out
+    assert "training the full stage in the background" in printed and "full: pending" in printed
+    assert finishers[0].terminated and "stopped training" in printed
+    # what the background process runs: the pending stage, then nothing is pending
+    assert main(["demo", "--out", str(out), "--finish", "--quiet"]) == 0
+    assert ea.Store.open(out).runs() == ["demo-quick", "demo"]
+    assert "full: run 'demo'" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_no_lab_on_a_demo_with_a_pending_stage_builds_it(tmp_path, capsys):
+    from erroranalysis.datasets.demo import build_demo
+
+    out = tmp_path / "half"
+    build_demo(out, n_samples=120, folds=2, epochs=1, image_size=16, progress=False,
+               until="quick", quick={"epochs": 1})  # fmt: skip
+    assert main(["demo", "--out", str(out), "--no-lab", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "building its pending stage(s): full" in printed
+    assert ea.Store.open(out).runs() == ["demo-quick", "demo"]
+
+
+@pytest.mark.slow
+def test_stages_full_builds_the_k_fold_run_only(tmp_path):
+    out = tmp_path / "full-only"
+    assert main(["demo", "--out", str(out), "--no-lab", "--stages", "full", *SMALL]) == 0
+    assert ea.Store.open(out).runs() == ["demo"]
+
+
 @pytest.mark.parametrize(
-    "argv", [["--folds", "1"], ["--samples", "5"], ["--epochs", "0"], ["--port", "70000"]]
+    "argv",
+    [
+        ["--folds", "1"],
+        ["--samples", "5"],
+        ["--epochs", "0"],
+        ["--port", "70000"],
+        ["--stages", "quick,fancy"],
+        ["--stages", ","],
+    ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, argv):
     assert main(["demo", "--out", str(tmp_path / "d"), "--no-lab", *argv]) == 2

@@ -11,7 +11,7 @@ import erroranalysis as ea
 from erroranalysis.datasets.demo import build_demo, is_demo_store, load_demo_result
 from erroranalysis.errors import StoreExistsError
 
-SMALL = {"n_samples": 240, "folds": 2, "epochs": 1, "image_size": 24}
+SMALL = {"n_samples": 240, "folds": 2, "epochs": 1, "image_size": 24, "quick": {"epochs": 1}}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def demo(tmp_path_factory):
 def test_demo_is_a_store_with_an_out_of_sample_run(demo):
     store = ea.Store.open(demo.store_path)
     assert store.num_samples == 240 == demo.num_samples
-    assert store.runs() == ["demo"]
+    assert store.runs() == ["demo-quick", "demo"]  # the quick stage first, then the full one
     run = store.run("demo")
     assert run.out_of_sample
     assert run.probs.shape == (240, len(store.classes))
@@ -81,8 +81,68 @@ def test_existing_demo_is_not_replaced_without_overwrite(demo, tmp_path):
 def test_without_scan_accuracy_only(tmp_path):
     result = build_demo(
         out=tmp_path / "d", seed=1, scan=False, progress=False, n_samples=120, folds=2, epochs=1,
-        image_size=16,
+        image_size=16, stages=("full",),
     )  # fmt: skip
+    assert ea.Store.open(tmp_path / "d").runs() == ["demo"] and result.pending == []
     assert result.detection is None
     assert "no scan" in result.summary()
     assert 0.0 <= result.accuracy["common"] <= 1.0
+
+
+@pytest.mark.slow
+def test_both_stages_are_scored_against_the_truth(demo):
+    quick, full = demo.stages
+    assert (quick["name"], quick["run"]) == ("quick", "demo-quick")
+    assert (full["name"], full["run"]) == ("full", "demo")
+    assert quick["parameters"]["model_name"] == "test_resnet" and quick["parameters"]["folds"] == 2
+    for stage in demo.stages:
+        assert 0.0 <= stage["accuracy"]["common"] <= 1.0
+        assert stage["detection"]["label_noise"]["planted"] > 0
+        assert stage["seconds"]["train"] > 0 and stage["seconds"]["cpu"] > 0
+    assert quick["ready"] < full["ready"]  # the quick run was published first
+    assert demo.run == "demo" and demo.accuracy == full["accuracy"] and demo.pending == []
+    text = demo.summary()
+    assert "quick: run 'demo-quick'" in text and "full: run 'demo'" in text
+
+
+@pytest.mark.slow
+def test_quick_stage_is_published_first_and_an_open_dashboard_picks_up_the_full_run(tmp_path):
+    from erroranalysis.datasets.demo import finish_demo
+    from erroranalysis.widgets import Dashboard
+
+    out = tmp_path / "staged"
+    first = build_demo(out, seed=2, progress=False, until="quick", **SMALL)
+    assert first.run == "demo-quick" and first.pending == ["full"]
+    assert ea.Store.open(out).runs() == ["demo-quick"]
+    recorded = load_demo_result(out)
+    assert recorded.pending == ["full"] and [s["name"] for s in recorded.stages] == ["quick"]
+    assert recorded.parameters["stage"] == "full"  # the settings the full run will be built with
+    assert "full: pending" in recorded.summary()
+
+    dashboard = Dashboard(ea.Store.open(out), poll_interval=None)
+    try:
+        assert dashboard.data.run.name == "demo-quick"
+        assert dashboard.run_notice.check() is None
+        finished = finish_demo(out, progress=False)
+        assert finished.run == "demo" and finished.pending == []
+        assert [s["name"] for s in finished.stages] == ["quick", "full"]
+        assert load_demo_result(out).run == "demo"
+        # the open dashboard (not rebuilt from the notebook) announces the full run, then shows it
+        assert dashboard.run_notice.check() == "demo"
+        assert "is ready" in dashboard.run_notice.text.value
+        dashboard.run_notice.button.click()
+        assert dashboard.data.run.name == "demo"
+    finally:
+        dashboard.close()
+    # nothing pending: finishing again changes nothing
+    assert finish_demo(out, progress=False).stages == finished.stages
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    from erroranalysis.errors import ErrorAnalysisError
+
+    with pytest.raises(ErrorAnalysisError, match="stages"):
+        build_demo(tmp_path / "x", stages=("quick", "fancy"), progress=False)
+    with pytest.raises(ErrorAnalysisError, match="until"):
+        build_demo(tmp_path / "x", stages=("full",), until="quick", progress=False)
+    assert not (tmp_path / "x").exists()
