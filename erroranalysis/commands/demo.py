@@ -21,7 +21,8 @@ DESCRIPTION = (
     "how many planted problems were found, and open notebooks/quickstart.ipynb in JupyterLab. "
     "The demo is staged: a quick first run (demo-quick) is published first and JupyterLab starts "
     "on it while the full k-fold run (demo) trains in the background; the open dashboard offers "
-    "to switch to it when it lands. With --no-lab both stages are built before the command ends. "
+    "to switch to it when it lands. With --no-lab there is no dashboard to open early, so only "
+    "the full run is built (pass --stages quick,full for both). "
     "An existing demo at --out is reused, and a stage it lacks is built (pass --overwrite to "
     "rebuild it)."
 )
@@ -57,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stages",
-        default="quick,full",
-        help="comma-separated stages to build, in order (default quick,full; 'full' builds the "
-        "k-fold run only)",
+        default=None,
+        help="comma-separated stages to build, in order (default quick,full; with --no-lab "
+        "full: the k-fold run only)",
     )
     parser.add_argument("--no-scan", action="store_true", help="skip the scan")
     parser.add_argument(
@@ -86,6 +87,8 @@ def _check_positive(args: argparse.Namespace) -> None:
         raise ErrorAnalysisError(f"--port must be between 1 and 65535; got {args.port}")
     from erroranalysis.datasets.demo import STAGES
 
+    if args.stages is None:
+        args.stages = "full" if args.no_lab else "quick,full"
     stages = [name.strip() for name in str(args.stages).split(",") if name.strip()]
     unknown = [name for name in stages if name not in STAGES]
     if unknown or not stages or len(set(stages)) != len(stages):

@@ -24,7 +24,7 @@ def built(tmp_path_factory):
 @pytest.mark.slow
 def test_no_lab_builds_and_prints_how_to_open(built, capsys):
     store = ea.Store.open(built)
-    assert store.num_samples == 120 and store.runs() == ["demo-quick", "demo"]
+    assert store.num_samples == 120 and store.runs() == ["demo"]  # --no-lab: the full run only
     assert (built / "demo.json").is_file()
     # run again: reused, not rebuilt, and the findings are printed again
     mtime = (built / "demo.json").stat().st_mtime
@@ -138,10 +138,12 @@ def test_no_lab_on_a_demo_with_a_pending_stage_builds_it(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_stages_full_builds_the_k_fold_run_only(tmp_path):
-    out = tmp_path / "full-only"
-    assert main(["demo", "--out", str(out), "--no-lab", "--stages", "full", *SMALL]) == 0
-    assert ea.Store.open(out).runs() == ["demo"]
+def test_no_lab_builds_both_stages_when_asked(tmp_path, capsys):
+    out = tmp_path / "both"
+    assert main(["demo", "--out", str(out), "--no-lab", "--stages", "quick,full", *SMALL]) == 0
+    assert ea.Store.open(out).runs() == ["demo-quick", "demo"]
+    printed = capsys.readouterr().out
+    assert "quick: run 'demo-quick'" in printed and "full: run 'demo'" in printed
 
 
 @pytest.mark.parametrize(
