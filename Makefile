@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create the environment, build the demo store, open JupyterLab on the quickstart
-#               (make demo ARGS=--no-lab builds everything but does not start JupyterLab)
+#               (staged: a quick run first, the full k-fold run in the background;
+#               make demo ARGS=--no-lab builds the full run only and does not start JupyterLab)
 #   make test   create the environment (browser and Label Studio included), run every test
 SHELL := /bin/bash
 PYTHON ?= python3
