@@ -231,6 +231,12 @@ def _slices_table(artifact: Any) -> pd.DataFrame | None:
         for c in ("feature", "value", "size", "accuracy", "ci_low", "ci_high", "gap", "weak")
         if c in frame.columns
     ]
+    if "slice" in frame.columns:
+        # one column names one- and two-feature slices alike (feature/value shows a pair's first
+        # condition only)
+        wanted = ["slice"] + [c for c in wanted if c not in ("feature", "value")]
+        if "significant" in frame.columns:
+            wanted.append("significant")
     return frame[wanted] if len(wanted) >= 3 else frame
 
 

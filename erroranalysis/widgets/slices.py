@@ -23,6 +23,7 @@ _VALUE_NAMES = ("value", "slice", "bin", "slice_value", "group")
 _SORT_NAMES = ("ci_high", "wilson_high", "upper", "accuracy_high", "accuracy")
 _SHOWN = (
     "rank",
+    "slice",
     "feature",
     "column",
     "value",
@@ -35,6 +36,9 @@ _SHOWN = (
     "gap",
     "weak",
 )
+# the scan's ``slice`` column names one- and two-feature slices alike ("blur=[0.4, 0.9) &
+# brightness=[0, 0.2)"); feature/value alone would show a pair as its first condition only
+_NAMED_BY_SLICE = ("feature", "column", "value")
 _INTERVAL = re.compile(
     r"^\s*([\[(])\s*(-?inf|[-+0-9.eE]+)\s*,\s*(-?inf|[-+0-9.eE]+|inf)\s*([\])])\s*$"
 )
@@ -139,6 +143,8 @@ class SliceTable(View):
     def _render(self) -> None:
         table = self.slices
         shown = [c for c in _SHOWN if c in table.columns]
+        if "slice" in shown:
+            shown = [c for c in shown if c not in _NAMED_BY_SLICE]
         columns = shown or [
             str(c) for c in table.columns if str(c) not in ("sample_ids", "positions")
         ]

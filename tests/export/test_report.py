@@ -42,12 +42,22 @@ def test_report_uses_cached_artifacts(store, tmp_path):
     )
     run.save_artifact("confusion", matrix)
     run.save_artifact(
-        "slices", pd.DataFrame({"slice": ["source=rare"], "accuracy": [0.25], "gap": [-0.4]})
+        "slices",
+        pd.DataFrame(
+            {
+                "feature": ["source", "blur"],
+                "value": ["rare", "[0.5, 1)"],
+                "slice": ["source=rare", "blur=[0.5, 1) & source=rare"],
+                "accuracy": [0.25, 0.2],
+                "gap": [-0.4, -0.5],
+            }
+        ),
     )
     run.save_artifact("evaluation", {"accuracy": 0.8, "accuracy_without_issues": 0.9})
     text = report(store, tmp_path / "r.html").read_text()
     assert "83.3%" in text  # trace 10 / 12
     assert "source=rare" in text and "accuracy_without_issues" in text
+    assert "blur=[0.5, 1) &amp; source=rare" in text  # a two-feature slice shows both conditions
 
 
 def test_report_without_scan_or_runs(tmp_path):

@@ -15,7 +15,9 @@ def test_weak_slices_first_and_click_selects(scanned_store):
     assert np.all(np.diff(highs) >= 0)
     assert len(table.table.rows) == len(artifact)
     assert "ci_low" in table.table.columns and "ci_high" in table.table.columns
-    assert {"feature", "value"} <= set(table.table.columns)
+    # one "slice" column names every slice; feature/value would show a pair as half of it
+    assert "slice" in table.table.columns
+    assert not {"feature", "value"} & set(table.table.columns)
     # the slice "source = <value>" of the real scan (the fixture has a source column)
     row = int(np.flatnonzero(table.slices["feature"].to_numpy() == "source")[0])
     table.table.simulate_click(row=row)
@@ -24,6 +26,18 @@ def test_weak_slices_first_and_click_selects(scanned_store):
     assert list(sel.sample_ids) == frame.loc[frame["source"] == value, "sample_id"].tolist()
     assert sel.source == "slices" and value in sel.description
     assert "ea-slices" in table._dom_classes
+
+
+def test_a_two_feature_slice_shows_both_conditions(scanned_store):
+    run = scanned_store.run()
+    artifact = run.load_artifact("slices")
+    pair = artifact.iloc[[0]].copy()
+    pair["slice"] = "source=rare & brightness=[0, 0.2)"
+    pair["ci_high"] = -1.0  # sorted first
+    run.save_artifact("slices", pd.concat([pair, artifact], ignore_index=True))
+    table = SliceTable(scanned_store, selection=Selection())
+    column = table.table.columns.index("slice")
+    assert table.table.rows[0][column] == "source=rare & brightness=[0, 0.2)"
 
 
 def test_interval_slices():
