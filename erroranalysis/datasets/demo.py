@@ -24,6 +24,7 @@ a demo still lacks (``erroranalysis demo`` runs it in the background while Jupyt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -493,6 +494,25 @@ def finish_demo(
     return result
 
 
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Train the demo's tiny network on one torch thread, then restore the caller's count.
+
+    ``test_resnet`` at 32 px is too small to split over two threads: on a 2-core AMD EPYC (AVX2)
+    the quick stage trained in 82 s wall / 95 CPU-s with torch's default 2 threads and in 38 s
+    wall / 32 CPU-s with one, at the same accuracy (85.4 % on clean common samples); the full
+    stage took 741 CPU-s with 2 threads against 160 with one (BENCHMARKS.md, "The staged demo").
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _build_stage(
     store: Store,
     out_dir: Path,
@@ -512,18 +532,19 @@ def _build_stage(
     model_kwargs = settings.pop("model_kwargs") or None
     model_name = settings.pop("model_name")
     extra = dict(record.get("extra") or {}) if name == "full" else {}
-    run = cross_val_predict(
-        store,
-        model_name,
-        pretrained=False,
-        run=run_name,
-        random_state=int(record["seed"]),
-        progress=progress,
-        model_kwargs=model_kwargs,
-        overwrite=True,  # a run left by an interrupted build of this stage is replaced
-        **settings,
-        **extra,
-    )
+    with _one_torch_thread():
+        run = cross_val_predict(
+            store,
+            model_name,
+            pretrained=False,
+            run=run_name,
+            random_state=int(record["seed"]),
+            progress=progress,
+            model_kwargs=model_kwargs,
+            overwrite=True,  # a run left by an interrupted build of this stage is replaced
+            **settings,
+            **extra,
+        )
     stage_seconds = {
         "train": round(time.perf_counter() - step, 2),
         "cpu": round(time.process_time() - cpu, 2),

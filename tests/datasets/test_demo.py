@@ -146,3 +146,30 @@ def test_unknown_stage_is_refused(tmp_path):
     with pytest.raises(ErrorAnalysisError, match="until"):
         build_demo(tmp_path / "x", stages=("full",), until="quick", progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_stages_train_on_one_torch_thread_and_restore_the_count(tmp_path, monkeypatch):
+    # the tiny demo network used 3-4.6x the CPU seconds on two threads (BENCHMARKS.md)
+    import torch
+
+    import erroranalysis.ingest.cross_val as cross_val
+
+    seen = []
+
+    class Stop(Exception):
+        """Ends the build at its first training: only the thread count matters here."""
+
+    def record_threads(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise Stop
+
+    monkeypatch.setattr(cross_val, "cross_val_predict", record_threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(Stop):
+            build_demo(tmp_path / "d", seed=1, progress=False, **SMALL)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
