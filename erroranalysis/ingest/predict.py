@@ -202,7 +202,7 @@ def predict(
             chunk_size, dtype, engine.embedding_source,
         )  # fmt: skip
         folder = _torch_data.work_dir(store, f"predict-{run}")
-        done = _prepare_chunks(folder, fingerprint, resume)
+        done = _prepare_pieces(folder, fingerprint, resume, "chunk-*.npz", "chunks", stacklevel=3)
         n_chunks = (n + chunk_size - 1) // chunk_size
         todo = [c for c in range(n_chunks) if c not in done]
         started = time.perf_counter()
@@ -438,8 +438,15 @@ def _chunk_len(chunk: int, chunk_size: int, n: int) -> int:
     return min(n, (chunk + 1) * chunk_size) - chunk * chunk_size
 
 
-def _prepare_chunks(folder: Path, fingerprint: str, resume: bool) -> set[int]:
-    """Keep the chunks of an identical interrupted call; otherwise start an empty folder."""
+def _prepare_pieces(
+    folder: Path, fingerprint: str, resume: bool, pattern: str, kind: str, stacklevel: int
+) -> set[int]:
+    """Keep the finished pieces of an identical interrupted call; otherwise start an empty folder.
+
+    Shared by the local engine (``chunk-*.npz``) and the Ray engine (``shard-*.parquet``): a
+    piece's number follows the dash in its file name; ``stacklevel`` points the warning at the
+    user's call.
+    """
     meta = folder / "meta.json"
     if folder.exists():
         previous = None
@@ -447,17 +454,17 @@ def _prepare_chunks(folder: Path, fingerprint: str, resume: bool) -> set[int]:
             previous = json.loads(meta.read_text()).get("fingerprint")
         if resume and previous == fingerprint:
             done = set()
-            for path in folder.glob("chunk-*.npz"):
+            for path in folder.glob(pattern):
                 with contextlib.suppress(ValueError):
                     done.add(int(path.stem.split("-")[1]))
             if done:
-                logger.info("resuming: %d finished chunks in %s", len(done), folder)
+                logger.info("resuming: %d finished %s in %s", len(done), kind, folder)
             return done
         if resume and previous is not None:
             warnings.warn(
-                f"discarding the unfinished chunks in {folder}: they were computed with another "
+                f"discarding the unfinished {kind} in {folder}: they were computed with another "
                 "model, weights, preprocessing or set of samples",
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -291,35 +291,6 @@ def _shard_path(folder: Path, shard: int) -> Path:
     return folder / f"shard-{shard:05d}.parquet"
 
 
-def _prepare_shards(folder: Path, fingerprint: str, resume: bool) -> set[int]:
-    """Keep the shards of an identical interrupted call; otherwise start an empty folder."""
-    meta = folder / "meta.json"
-    if folder.exists():
-        previous = None
-        with contextlib.suppress(OSError, ValueError):
-            previous = json.loads(meta.read_text()).get("fingerprint")
-        if resume and previous == fingerprint:
-            done = set()
-            for path in folder.glob("shard-*.parquet"):
-                with contextlib.suppress(ValueError):
-                    done.add(int(path.stem.split("-")[1]))
-            if done:
-                logger.info("resuming: %d finished shards in %s", len(done), folder)
-            return done
-        if resume and previous is not None:
-            warnings.warn(
-                f"discarding the unfinished shards in {folder}: they were computed with another "
-                "model, weights, preprocessing or set of samples",
-                stacklevel=4,
-            )
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    tmp = meta.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": fingerprint}))
-    os.replace(tmp, meta)
-    return set()
-
-
 def _write_shard(
     folder: Path, shard: int, ids: np.ndarray, positions: np.ndarray, probs: np.ndarray, emb: Any
 ) -> None:
@@ -500,7 +471,9 @@ def predict(
         ).encode()
     ).hexdigest()
     folder = _torch_data.work_dir(store, f"ray-predict-{run}")
-    done = _prepare_shards(folder, fingerprint, resume)
+    from erroranalysis.ingest.predict import _prepare_pieces
+
+    done = _prepare_pieces(folder, fingerprint, resume, "shard-*.parquet", "shards", stacklevel=4)
     n_shards = (n + chunk_size - 1) // chunk_size
     todo = [s for s in range(n_shards) if s not in done]
     started = time.perf_counter()
