@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from erroranalysis.commands._run_options import (
+    add_run_output_arguments,
+    check_run_output_arguments,
+)
+
 HELP = "out-of-sample predictions: train a timm model per fold, predict the held-out fold"
 DESCRIPTION = (
     "Stratified k-fold cross-validation: for each fold a fresh timm model trains on the other "
@@ -32,23 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--embeddings", choices=["first_fold", "full", "none"], default="first_fold"
     )
     parser.add_argument("--device", help="cpu or cuda (local engine; default: a GPU if any)")
-    parser.add_argument(
-        "--engine", choices=["local", "ray"], default="local", help="where the folds train"
-    )
-    parser.add_argument(
-        "--address", help="with --engine ray: the cluster, host:6379 or ray://host:10001"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace a run of that name")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_run_output_arguments(parser, engine_help="where the folds train")
 
 
 def run(args: argparse.Namespace) -> int:
-    from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.ingest.cross_val import cross_val_predict
     from erroranalysis.store import Store
 
-    if args.address and args.engine != "ray":
-        raise ErrorAnalysisError("--address needs --engine ray")
+    check_run_output_arguments(args)
     store = Store.open(args.store)
     result = cross_val_predict(
         store,

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from erroranalysis.commands._run_options import (
+    add_run_output_arguments,
+    check_run_output_arguments,
+)
+
 HELP = "run a timm model over a store's images and record its predictions as a run"
 DESCRIPTION = (
     "Run a timm model (random weights, --pretrained, or --checkpoint) over every image of the "
@@ -35,23 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu or cuda (default: a GPU when there is one)")
     parser.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     parser.add_argument("--no-embeddings", action="store_true", help="record probabilities only")
-    parser.add_argument(
-        "--engine", choices=["local", "ray"], default="local", help="where the inference runs"
-    )
-    parser.add_argument(
-        "--address", help="with --engine ray: the cluster, host:6379 or ray://host:10001"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace a run of that name")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_run_output_arguments(parser, engine_help="where the inference runs")
 
 
 def run(args: argparse.Namespace) -> int:
-    from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.ingest.predict import predict
     from erroranalysis.store import Store
 
-    if args.address and args.engine != "ray":
-        raise ErrorAnalysisError("--address needs --engine ray")
+    check_run_output_arguments(args)
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
     store = Store.open(args.store)

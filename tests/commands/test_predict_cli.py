@@ -48,3 +48,5 @@ def test_cross_val_verb_adds_an_out_of_sample_run(store, capsys):
     assert "added run 'test_resnet-cv2' (local engine" in capsys.readouterr().out
     run = ea.Store.open(store.path).run("test_resnet-cv2")
     assert run.out_of_sample and run.info["parameters"]["folds"] == 2
+    assert main([*args, "--address", "head:6379"]) == 2  # the same check as predict's
+    assert capsys.readouterr().err.strip() == "error: --address needs --engine ray"
