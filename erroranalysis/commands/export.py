@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", default="label-studio", choices=FORMATS, help="default: label-studio"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output files if they exist (default: refuse and write nothing)",
+    )
+    parser.add_argument(
         "--run", default=None, help="run whose scan ranks the samples (default: latest)"
     )
     parser.add_argument(
@@ -110,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             image_urls=args.image_urls,
             document_root=args.document_root,
             include_reviewed=args.include_reviewed,
+            overwrite=args.overwrite,
         )
     elif args.what == "queue":
         import sys
@@ -130,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 image_urls=args.image_urls,
                 document_root=args.document_root,
+                overwrite=args.overwrite,
             )
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             per_spot=args.per_spot,
             image_urls=args.image_urls,
             document_root=args.document_root,
+            overwrite=args.overwrite,
         )
     print(result)
     return 0

@@ -284,11 +284,14 @@ def export_table(
     document_root: str | os.PathLike | None = None,
     parameters: dict[str, Any] | None = None,
     extra_columns: Mapping[str, Sequence[Any]] | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Write the samples of ``frame`` (rows of ``store.frame``) in an annotation format.
 
     The low-level writer behind :func:`export_candidates` and the weak-spot exports; records the
-    export (labels at export time) in the store.
+    export (labels at export time) in the store. Files that exist already are refused
+    (:class:`~erroranalysis.export.registry.ExportExistsError`, nothing written) unless
+    ``overwrite=True``.
     """
     writer = get_writer(format)
     export_id = new_export_id()
@@ -339,6 +342,7 @@ def export_table(
         run=run_name,
         store_path=str(store.path),
         options=dict(parameters or {}),
+        overwrite=bool(overwrite),
     )
     files = writer(table, Path(path), context)
     record = ExportRecord(
@@ -372,6 +376,7 @@ def export_candidates(
     document_root: str | os.PathLike | None = None,
     include_reviewed: bool = False,
     sample_ids: Iterable[str] | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export the relabel candidates, worst first, in an annotation tool's import format.
 
@@ -401,6 +406,8 @@ def export_candidates(
     document_root : path, optional
         The folder Label Studio's ``LOCAL_FILES_DOCUMENT_ROOT`` points to (default: the store's
         image root).
+    overwrite : bool
+        Replace files that exist already (default: refuse, naming them, and write nothing).
 
     Returns
     -------
@@ -409,6 +416,8 @@ def export_candidates(
 
     Raises
     ------
+    ExportExistsError
+        A file to write exists already and ``overwrite`` is False; nothing is written.
     MissingScanError
         The run has not been scanned.
     UnknownFormatError, UnknownLabelError, ErrorAnalysisError
@@ -450,4 +459,5 @@ def export_candidates(
         image_urls=image_urls,
         document_root=document_root,
         parameters=parameters,
+        overwrite=overwrite,
     )

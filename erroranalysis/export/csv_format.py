@@ -44,6 +44,7 @@ def write_csv(table: pd.DataFrame, path: Path, context: ExportContext) -> list[P
     path = Path(path)
     if path.suffix.lower() != ".csv":
         path = path.with_suffix(".csv") if path.suffix else path / "candidates.csv"
+    context.claim(path)
     extra = [column for column in ("seed", "distance") if column in table.columns]
     columns = COLUMNS[:7] + extra + COLUMNS[7:]
 

@@ -53,6 +53,7 @@ def write_cvat(table: pd.DataFrame, path: Path, context: ExportContext) -> list[
     path = Path(path)
     if path.suffix.lower() != ".xml":
         path = path.with_suffix(".xml") if path.suffix else path / "annotations.xml"
+    context.claim(path)
     root = ET.Element("annotations")
     _sub(root, "version", "1.1")
     meta = _sub(root, "meta")

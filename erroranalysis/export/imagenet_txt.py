@@ -53,6 +53,11 @@ def write_imagenet_txt(table: pd.DataFrame, path: Path, context: ExportContext) 
         folder = folder.parent
     else:
         subset_file = folder / f"{context.options.get('subset', 'train')}.txt"
+    labels_path = folder / LABELS_FILE
+    labels_text = "".join(f"{name}\n" for name in context.classes)
+    # another subset of the same classes may share the folder: an identical synsets.txt is fine
+    same_labels = labels_path.is_file() and labels_path.read_text(encoding="utf-8") == labels_text
+    context.claim(subset_file, *(() if same_labels else (labels_path,)))
     folder.mkdir(parents=True, exist_ok=True)
     index = {name: position for position, name in enumerate(context.classes)}
     lines = [
@@ -61,8 +66,7 @@ def write_imagenet_txt(table: pd.DataFrame, path: Path, context: ExportContext) 
         if isinstance(row.given, str) and row.given in index
     ]
     write_text_atomic(subset_file, "".join(lines))
-    labels_path = folder / LABELS_FILE
-    write_text_atomic(labels_path, "".join(f"{name}\n" for name in context.classes))
+    write_text_atomic(labels_path, labels_text)
     return [subset_file, labels_path]
 
 

@@ -73,6 +73,8 @@ def write_tasks(table: pd.DataFrame, path: Path, context: ExportContext) -> list
     path = Path(path)
     if path.suffix.lower() != ".json":
         path = path.with_suffix(".json") if path.suffix else path / "tasks.json"
+    config_path = path.with_name(path.stem + ".label_config.xml")
+    context.claim(path, config_path)
     tasks = []
     model_version = f"erroranalysis:{context.run}" if context.run else "erroranalysis"
     table = table.astype(object)  # plain Python values: faster to iterate, JSON-ready
@@ -111,7 +113,6 @@ def write_tasks(table: pd.DataFrame, path: Path, context: ExportContext) -> list
         tasks.append(task)
     indent = 1 if len(tasks) <= 2000 else None  # readable when small, compact when large
     write_text_atomic(path, json.dumps(tasks, indent=indent, ensure_ascii=False))
-    config_path = path.with_name(path.stem + ".label_config.xml")
     write_text_atomic(config_path, labeling_config(context.classes))
     return [path, config_path]
 

@@ -41,6 +41,7 @@ def export_queue(
     limit: int | None = None,
     image_urls: str | None = None,
     document_root: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export the annotator queue, label-first order, with the model's suggestion pre-filled.
 
@@ -56,6 +57,8 @@ def export_queue(
         :func:`~erroranalysis.analysis.annotation_queue.annotation_queue`.
     image_urls, document_root
         How images are referenced; see :func:`~erroranalysis.export.candidates.export_candidates`.
+    overwrite : bool
+        Replace files that exist already (default: refuse, naming them, and write nothing).
 
     Returns
     -------
@@ -103,4 +106,5 @@ def export_queue(
         document_root=document_root,
         parameters=parameters,
         extra_columns={"reasons": queue["reason"].tolist()},
+        overwrite=overwrite,
     )

@@ -26,6 +26,7 @@ from erroranalysis.errors import ErrorAnalysisError
 __all__ = [
     "AnnotationRow",
     "ExportContext",
+    "ExportExistsError",
     "UnknownFormatError",
     "get_reader",
     "get_writer",
@@ -51,9 +52,32 @@ class UnknownFormatError(ErrorAnalysisError):
     """A format name is not in the registry."""
 
 
+class ExportExistsError(ErrorAnalysisError):
+    """An export would overwrite existing files and ``overwrite=True`` was not given.
+
+    Attributes
+    ----------
+    paths : list of Path
+        The files that exist already.
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = list(paths)
+        names = ", ".join(str(path) for path in self.paths)
+        it = "it" if len(self.paths) == 1 else "them"
+        verb = "exists" if len(self.paths) == 1 else "exist"
+        super().__init__(
+            f"{names} already {verb}; pass overwrite=True (CLI: --overwrite) to replace {it}, "
+            "or choose another path"
+        )
+
+
 @dataclass
 class ExportContext:
-    """What a writer needs besides the table."""
+    """What a writer needs besides the table.
+
+    A writer calls :meth:`claim` with every file it is about to write, before it writes any.
+    """
 
     export_id: str
     classes: list[str]
@@ -61,6 +85,16 @@ class ExportContext:
     run: str | None = None
     store_path: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
+
+    def claim(self, *paths: Path) -> None:
+        """Refuse (:class:`ExportExistsError`) when any of ``paths`` exists, unless
+        :attr:`overwrite`; a writer calls it before it writes anything."""
+        if self.overwrite:
+            return
+        existing = [Path(path) for path in paths if Path(path).exists()]
+        if existing:
+            raise ExportExistsError(existing)
 
 
 @dataclass

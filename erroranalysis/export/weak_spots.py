@@ -150,6 +150,7 @@ def export_weak_spots(
     n_components: int = 50,
     image_urls: str | None = None,
     document_root: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export the weak spots, or (``look_alikes=True``) the samples that look like them.
 
@@ -165,7 +166,7 @@ def export_weak_spots(
         weak spots themselves; the files gain ``seed`` and ``distance`` columns.
     per_spot, n_components : int
         See :func:`find_look_alikes`.
-    image_urls, document_root
+    image_urls, document_root, overwrite
         See :func:`~erroranalysis.export.candidates.export_candidates`.
 
     Returns
@@ -215,4 +216,5 @@ def export_weak_spots(
         document_root=document_root,
         parameters=parameters,
         extra_columns=extra,
+        overwrite=overwrite,
     )

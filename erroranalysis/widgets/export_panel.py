@@ -3,7 +3,9 @@
 The panel never computes: it calls :func:`~erroranalysis.export.export_candidates` (or
 :func:`~erroranalysis.export.export_weak_spots`) with what the user chose, and shows the files
 written. Errors (no scan yet, an empty selection, a path that cannot be written) appear as a
-message in the panel, never as a traceback.
+message in the panel, never as a traceback. The default path is in the working folder (where the
+notebook runs), never inside the store; a path whose files exist already asks first: the
+export is refused, the panel names the files and offers *Overwrite* / *Cancel*.
 
 >>> import erroranalysis as ea
 >>> from erroranalysis.widgets.export_panel import ExportPanel
@@ -95,9 +97,15 @@ class ExportPanel(widgets.VBox):
         How the files reference the images (one of :data:`IMAGE_URLS`; ``""``: the format's
         default, Label Studio local-files URLs or absolute paths for CSV).
     path : ipywidgets.Text
-        Where to write (default ``<store>/exports/files/<what>-<time>.<ext>``).
+        Where to write (default ``<working folder>/<what>-<format>-<time>.<ext>``, a name no
+        file has yet).
     button : ipywidgets.Button
         Runs :meth:`export`.
+    confirm : ipywidgets.HBox
+        Shown when the export would overwrite files: :attr:`overwrite_button` replaces them,
+        :attr:`cancel_button` leaves them (CSS class ``ea-export-confirm``).
+    pending_overwrite : list of Path
+        The existing files the shown confirmation is about (empty when none is shown).
     result : ipywidgets.HTML
         The files written and the count, or the error (CSS class ``ea-export-result``).
     last_result : ExportResult or None
@@ -173,9 +181,23 @@ class ExportPanel(widgets.VBox):
         self.selection_info.add_class("ea-export-selection")
         self.result = widgets.HTML()
         self.result.add_class("ea-export-result")
+        self.pending_overwrite: list[Path] = []
+        self.overwrite_button = widgets.Button(
+            description="Overwrite", icon="exclamation-triangle", button_style="danger"
+        )
+        self.overwrite_button.add_class("ea-export-overwrite")
+        self.overwrite_button.on_click(lambda _: self.export(overwrite=True))
+        self.cancel_button = widgets.Button(description="Cancel")
+        self.cancel_button.add_class("ea-export-cancel")
+        self.cancel_button.on_click(lambda _: self._cancel_overwrite("export cancelled"))
+        self.confirm = widgets.HBox(
+            [self.overwrite_button, self.cancel_button], layout=widgets.Layout(display="none")
+        )
+        self.confirm.add_class("ea-export-confirm")
 
         self.what.observe(self._on_choice, "value")
         self.format.observe(self._on_choice, "value")
+        self.path.observe(self._on_path, "value")
         if selection is not None:
             selection.observe(self._on_selection, "sample_ids")
         self._update_selection_info()
@@ -188,6 +210,7 @@ class ExportPanel(widgets.VBox):
             self.path,
             widgets.HBox([self.button, self.selection_info]),
             self.result,
+            self.confirm,
         ]
 
     # -- state ---------------------------------------------------------------------------
@@ -201,8 +224,8 @@ class ExportPanel(widgets.VBox):
         fmt = getattr(getattr(self, "format", None), "value", "label-studio")
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         stem = f"{what.replace('_', '-')}-{fmt}-{stamp}"
-        # a sub-folder: <store>/exports/ itself holds the export records (*.json)
-        folder = Path(self.store.path) / "exports" / "files"
+        # the working folder (where the notebook runs): the store keeps only the export records
+        folder = Path.cwd()
         candidate = folder / f"{stem}{EXPORT_FORMATS[fmt]}"
         number = 1
         while candidate.exists():  # never propose a path that would overwrite an export
@@ -218,13 +241,17 @@ class ExportPanel(widgets.VBox):
     def _on_choice(self, _change: Any = None) -> None:
         self._refresh_default_path()
         self._update_selection_info()
+        self._cancel_overwrite()
+
+    def _on_path(self, _change: Any = None) -> None:
+        self._cancel_overwrite()
 
     def _on_selection(self, _change: Any = None) -> None:
         self._update_selection_info()
 
     def _update_selection_info(self) -> None:
-        if self.selection is None:
-            self.selection_info.value = ""
+        if self.selection is None or self.what.value != "selection":
+            self.selection_info.value = ""  # the count only matters when exporting it
             return
         count = len(self._selected())
         noun = "sample" if count == 1 else "samples"
@@ -237,16 +264,46 @@ class ExportPanel(widgets.VBox):
         kind = "ea-export-error" if error else "ea-export-ok"
         self.result.value = f'<div class="{kind}">{text}</div>'
 
-    def export(self) -> Any:
+    def _cancel_overwrite(self, message: str | None = None) -> None:
+        """Hide the overwrite confirmation (a choice or path changed, or *Cancel*)."""
+        if not self.pending_overwrite:
+            return
+        self.pending_overwrite = []
+        self.confirm.layout.display = "none"
+        if message:
+            self._show(html.escape(message) + "; nothing was written.")
+        else:
+            self.result.value = ""
+
+    def _ask_overwrite(self, paths: list[Path]) -> None:
+        self.pending_overwrite = list(paths)
+        names = "".join(f"<li><code>{html.escape(str(path))}</code></li>" for path in paths)
+        noun = "This file exists" if len(paths) == 1 else "These files exist"
+        self._show(
+            f"<b>{noun} already:</b><ul>{names}</ul>Overwrite, or cancel and choose another "
+            "path. Nothing was written yet.",
+            error=True,
+        )
+        self.confirm.layout.display = "flex"
+
+    def export(self, overwrite: bool = False) -> Any:
         """Export what the controls say; show the files written (or the error) in the panel.
+
+        Parameters
+        ----------
+        overwrite : bool
+            Replace files that exist already (what *Overwrite* does). Without it an export
+            whose files exist writes nothing and asks first (:attr:`pending_overwrite`,
+            :attr:`confirm`).
 
         Returns
         -------
         ExportResult or None
-            None when the export failed (the message is in :attr:`result` and
-            :attr:`last_error`).
+            None when the export failed or waits for the overwrite confirmation (the message
+            is in :attr:`result`; a failure's also in :attr:`last_error`).
         """
         from erroranalysis.export import export_candidates, export_weak_spots
+        from erroranalysis.export.registry import ExportExistsError
 
         what = self.what.value
         fmt = self.format.value
@@ -254,6 +311,8 @@ class ExportPanel(widgets.VBox):
         image_urls = self.image_urls.value or None
         target = self.path.value.strip()
         self.last_error = None
+        self.pending_overwrite = []
+        self.confirm.layout.display = "none"
         try:
             if not target:
                 raise ValueError("choose a path to write to")
@@ -275,10 +334,17 @@ class ExportPanel(widgets.VBox):
                     sample_ids=ids,
                     limit=limit,
                     image_urls=image_urls,
+                    overwrite=overwrite,
                 )
             elif what == "candidates":
                 result = export_candidates(
-                    self.store, target, format=fmt, run=self.run, limit=limit, image_urls=image_urls
+                    self.store,
+                    target,
+                    format=fmt,
+                    run=self.run,
+                    limit=limit,
+                    image_urls=image_urls,
+                    overwrite=overwrite,
                 )
             else:
                 result = export_weak_spots(
@@ -289,7 +355,11 @@ class ExportPanel(widgets.VBox):
                     look_alikes=what == "look_alikes",
                     per_spot=limit or 50,
                     image_urls=image_urls,
+                    overwrite=overwrite,
                 )
+        except ExportExistsError as error:
+            self._ask_overwrite(error.paths)
+            return None
         except (ValueError, OSError) as error:  # ErrorAnalysisError is a ValueError
             self.last_error = str(error)
             self._show(f"<b>Export failed:</b> {html.escape(str(error))}", error=True)

@@ -65,4 +65,19 @@ def test_export_panel_clicks(page, jupyterlab, lab_root):
     text = _wait_for_result(page, "as csv")
     csv_path = Path(next(line for line in text.splitlines() if line.endswith(".csv")).strip())
     assert sorted(pd.read_csv(csv_path)["sample_id"].astype(str)) == sorted(chosen)
+    assert csv_path.parent == lab_root  # the working folder of the notebook, not the store
+
+    # the same path again: the panel asks first, and only Overwrite replaces the file
+    csv_path.write_text("mine\n")
+    page.fill(".ea-export .ea-export-path input", str(csv_path))
+    page.press(".ea-export .ea-export-path input", "Enter")
+    page.wait_for_timeout(500)
+    page.click(".ea-export .ea-export-button")
+    text = _wait_for_result(page, "exists already")
+    assert str(csv_path) in text and csv_path.read_text() == "mine\n"
+    page.wait_for_selector(".ea-export .ea-export-overwrite", state="visible", timeout=10_000)
+    lab.save_screenshot(page, "export_panel_overwrite")
+    page.click(".ea-export .ea-export-overwrite")
+    _wait_for_result(page, "Exported")
+    assert sorted(pd.read_csv(csv_path)["sample_id"].astype(str)) == sorted(chosen)
     lab.save_screenshot(page, "export_panel")

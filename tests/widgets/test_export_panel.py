@@ -18,6 +18,15 @@ def _result_text(panel):
     return panel.result.value
 
 
+@pytest.fixture(autouse=True)
+def _working_folder(tmp_path, monkeypatch):
+    """The panel's default path is the working folder: each test runs in its own."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
 def test_panel_has_css_classes_and_defaults(scanned_store):
     panel = ExportPanel(scanned_store, selection=Selection())
     assert "ea-export" in panel._dom_classes
@@ -26,7 +35,7 @@ def test_panel_has_css_classes_and_defaults(scanned_store):
     assert list(panel.format.options) == ["label-studio", "cvat", "csv", "imagenet-txt"]
     assert panel.what.value == "candidates"  # nothing selected yet
     default = Path(panel.path.value)
-    assert default.parent == Path(scanned_store.path) / "exports" / "files"
+    assert default.parent == Path.cwd()  # the working folder, not inside the store
     assert default.suffix == ".json"
     panel.format.value = "csv"
     assert panel.path.value.endswith(".csv")
@@ -96,7 +105,7 @@ def test_export_candidates_to_cvat_with_limit(scanned_store, tmp_path):
     assert "Exported <b>3</b> samples (relabel candidates)" in _result_text(panel)
 
 
-def test_default_path_writes_inside_the_store_and_never_overwrites(scanned_store):
+def test_default_path_is_the_working_folder_and_never_overwrites(scanned_store, _working_folder):
     panel = ExportPanel(scanned_store)
     assert [value for _, value in panel.what.options] == [
         "candidates",
@@ -107,7 +116,8 @@ def test_default_path_writes_inside_the_store_and_never_overwrites(scanned_store
     first = panel.export()
     assert first is not None, panel.last_error
     assert first.files[0].is_file()
-    assert first.files[0].parent == Path(scanned_store.path) / "exports" / "files"
+    assert first.files[0].parent == _working_folder
+    assert not (Path(scanned_store.path) / "exports" / "files").exists()
     assert panel.path.value != str(first.files[0])  # a fresh default for the next export
     second = panel.export()
     assert second.files[0] != first.files[0]
@@ -179,8 +189,8 @@ def test_any_hastraits_selection_works(scanned_store, tmp_path):
     picked = Picked()
     panel = ExportPanel(scanned_store, selection=picked)
     picked.sample_ids = tuple(str(i) for i in scanned_store.sample_ids[:2])
-    assert "2 samples selected" in panel.selection_info.value
     panel.what.value = "selection"
+    assert "2 samples selected" in panel.selection_info.value
     panel.format.value = "csv"
     panel.path.value = str(tmp_path / "two.csv")
     panel.button.click()
@@ -253,3 +263,63 @@ def test_accepts_the_dashboards_view_data(scanned_store, tmp_path):
     panel.path.value = str(tmp_path / "c.csv")
     assert panel.export() is not None, panel.last_error
     assert (tmp_path / "c.csv").is_file()
+
+
+def test_selected_count_shows_only_when_exporting_the_selection(scanned_store):
+    selection = Selection()
+    selection.select([str(i) for i in scanned_store.sample_ids[:3]], source="test")
+    panel = ExportPanel(scanned_store, selection=selection)
+    assert panel.what.value == "selection"
+    assert "3 samples selected" in panel.selection_info.value
+    panel.what.value = "candidates"  # the selection plays no part: no count
+    assert panel.selection_info.value == ""
+    selection.select([str(i) for i in scanned_store.sample_ids[:5]], source="test")
+    assert panel.selection_info.value == ""
+    panel.what.value = "selection"
+    assert "5 samples selected" in panel.selection_info.value
+
+
+def test_an_existing_file_asks_before_it_is_overwritten(scanned_store, tmp_path):
+    from erroranalysis.export._common import list_records
+
+    target = tmp_path / "mine.csv"
+    target.write_text("my own spreadsheet\n")
+    panel = ExportPanel(scanned_store)
+    panel.format.value = "csv"
+    panel.path.value = str(target)
+    assert panel.confirm.layout.display == "none"
+    panel.button.click()
+    # refused: nothing written, no export record, the file named, Overwrite / Cancel offered
+    assert panel.last_result is None and panel.last_error is None
+    assert target.read_text() == "my own spreadsheet\n"
+    assert list_records(scanned_store) == []
+    assert panel.pending_overwrite == [target]
+    assert str(target) in _result_text(panel) and "exists already" in _result_text(panel)
+    assert panel.confirm.layout.display == "flex"
+    assert "ea-export-overwrite" in panel.overwrite_button._dom_classes
+    # Cancel leaves the file alone
+    panel.cancel_button.click()
+    assert panel.pending_overwrite == [] and panel.confirm.layout.display == "none"
+    assert "nothing was written" in _result_text(panel)
+    assert target.read_text() == "my own spreadsheet\n"
+    # asking again, then Overwrite replaces it
+    panel.button.click()
+    assert panel.pending_overwrite == [target]
+    panel.overwrite_button.click()
+    assert panel.last_error is None, panel.last_error
+    assert panel.last_result is not None and panel.last_result.files == [target]
+    assert pd.read_csv(target)["sample_id"].astype(str).tolist() == panel.last_result.sample_ids
+    assert panel.confirm.layout.display == "none" and panel.pending_overwrite == []
+
+
+def test_changing_the_path_withdraws_the_overwrite_question(scanned_store, tmp_path):
+    (tmp_path / "tasks.label_config.xml").write_text("<View/>")  # only the companion file
+    panel = ExportPanel(scanned_store)
+    panel.path.value = str(tmp_path / "tasks.json")
+    panel.button.click()
+    assert panel.pending_overwrite == [tmp_path / "tasks.label_config.xml"]
+    panel.path.value = str(tmp_path / "other.json")
+    assert panel.pending_overwrite == [] and panel.confirm.layout.display == "none"
+    panel.button.click()
+    assert panel.last_error is None, panel.last_error
+    assert (tmp_path / "tasks.label_config.xml").read_text() == "<View/>"
