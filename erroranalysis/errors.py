@@ -88,6 +88,10 @@ class StoreFormatError(ErrorAnalysisError):
     """The folder is not a store, or was written by an incompatible version."""
 
 
+class StoreNotFoundError(StoreFormatError):
+    """The path given as a store does not exist (or is not a folder)."""
+
+
 class StoreExistsError(ErrorAnalysisError):
     """A store already exists where a new one was to be created."""
 

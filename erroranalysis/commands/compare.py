@@ -27,15 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.store import Store
 
-    if not Path(args.store).exists():
-        raise ErrorAnalysisError(
-            f"{args.store} does not exist, so it is not an erroranalysis store; check the path"
-        )
     store = Store.open(args.store, read_only=True)  # compare only reads
     runs = store.runs()
     for name in dict.fromkeys([args.run_a, args.run_b, args.reference or args.run_b]):

@@ -12,15 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.store import Store
 
-    if not Path(args.store).exists():
-        raise ErrorAnalysisError(
-            f"{args.store} does not exist, so it is not an erroranalysis store; check the path"
-        )
     store = Store.open(args.store, read_only=True)  # info only reads
     events = store.events()
     print(f"store:    {store.path}")
@@ -56,8 +49,12 @@ def _scan_line(store, run: str) -> str:
     frame = store.frame(run)
     parts = []
     if "predicted_label" in frame.columns:
-        correct = (frame["predicted_label"].astype(str) == frame["label"].astype(str)).mean()
-        parts.append(f"accuracy {correct:.1%}")
+        labelled = frame["label"].notna().to_numpy()  # unlabelled samples have no accuracy
+        if labelled.any():
+            chosen = frame[labelled]
+            correct = (chosen["predicted_label"].astype(str) == chosen["label"].astype(str)).mean()
+            of = "" if labelled.all() else f" of {int(labelled.sum()):,} labelled"
+            parts.append(f"accuracy {correct:.1%}{of}")
     for issue in present_issue_types(frame.columns):
         parts.append(f"{issue.plural} {int(issue.mask(frame).sum())}")
     return ", ".join(parts) or "no scan results yet (run `erroranalysis scan`)"

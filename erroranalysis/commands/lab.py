@@ -15,7 +15,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from erroranalysis.errors import ErrorAnalysisError, StoreFormatError
+from erroranalysis.errors import ErrorAnalysisError
 
 HELP = "open a store's linked dashboard in JupyterLab"
 DESCRIPTION = (
@@ -106,10 +106,9 @@ def write_notebook(
     """
     store_path = Path(store_path).resolve()
     if not (store_path / "store.json").is_file():
-        raise StoreFormatError(
-            f"{store_path} is not an erroranalysis store (no store.json); create one with "
-            "`erroranalysis demo` or `erroranalysis ingest`"
-        )
+        from erroranalysis.store.store import not_a_store_error
+
+        raise not_a_store_error(store_path)
     target = Path(notebook).resolve() if notebook else store_path.parent / "dashboard.ipynb"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -34,16 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
-    from pathlib import Path
 
     from erroranalysis.analysis.pseudo_label import pseudo_label
-    from erroranalysis.errors import ErrorAnalysisError
     from erroranalysis.store import Store
 
-    if not Path(args.store).exists():
-        raise ErrorAnalysisError(
-            f"{args.store} does not exist, so it is not an erroranalysis store; check the path"
-        )
     store = Store.open(args.store, read_only=args.dry_run)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -34,6 +34,7 @@ from erroranalysis.errors import (
     ShapeMismatchError,
     StoreExistsError,
     StoreFormatError,
+    StoreNotFoundError,
     StoreReadOnlyError,
     UnknownEventError,
     UnknownLabelError,
@@ -56,6 +57,30 @@ _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 logger = logging.getLogger(__name__)
 
 Observer = Callable[["Store", list[int]], None]
+
+
+def not_a_store_error(path: str | os.PathLike) -> StoreFormatError:
+    """The error for a path that holds no store, saying what is wrong with it and what to do.
+
+    A missing path raises :class:`~erroranalysis.errors.StoreNotFoundError` ("… does not
+    exist"), a file or a folder without ``store.json`` :class:`StoreFormatError`.
+    """
+    path = Path(path)
+    make = (
+        f"make one there with `erroranalysis ingest --folder IMAGES --out {path}`, "
+        f"`erroranalysis demo --out {path}` or ea.Store.create(...)"
+    )
+    if not path.exists():
+        return StoreNotFoundError(
+            f"{path} does not exist, so it is not an erroranalysis store; check the path, or {make}"
+        )
+    if not path.is_dir():
+        return StoreFormatError(
+            f"{path} is a file, not a store folder; pass the folder that holds store.json"
+        )
+    return StoreFormatError(
+        f"{path} is not an erroranalysis store (no store.json); check the path, or {make}"
+    )
 
 
 class Store:
@@ -82,10 +107,7 @@ class Store:
         self.session = new_session_id()
         meta_path = self.path / "store.json"
         if not meta_path.exists():
-            raise StoreFormatError(
-                f"{self.path} is not an erroranalysis store (no store.json). Create one with "
-                "ea.Store.create(...) or `erroranalysis ingest`, or check the path."
-            )
+            raise not_a_store_error(self.path)
         try:
             self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
             if not isinstance(self.meta, dict):

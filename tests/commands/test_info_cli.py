@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from erroranalysis.cli import main
 
 
@@ -21,3 +23,45 @@ def test_info_shows_accuracy_and_issue_counts(tmp_path, capsys):
     assert f"accuracy {accuracy:.1%}" in out
     assert f"label issues {int(frame['is_label_issue'].sum())}" in out
     assert f"outliers {int(frame['is_outlier'].sum())}" in out
+
+
+# every verb that opens a store, with the other arguments it needs to get that far
+STORE_VERBS = [
+    ["info"],
+    ["scan"],
+    ["export", "-o", "{tmp}/x.json"],
+    ["import", "{tmp}/answers.json"],
+    ["report", "-o", "{tmp}/r.html"],
+    ["predict", "--model", "resnet18"],
+    ["cross-val", "--model", "resnet18"],
+    ["pseudo-label"],
+    ["compare", "a", "b"],
+    ["lab", "--write-only"],
+]
+
+
+@pytest.mark.parametrize("verb", STORE_VERBS, ids=lambda verb: verb[0])
+def test_every_verb_says_a_missing_store_does_not_exist(tmp_path, capsys, verb):
+    missing = tmp_path / "no-such-store"
+    argv = [verb[0], str(missing), *(a.format(tmp=tmp_path) for a in verb[1:])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert f"{missing} does not exist" in err
+    assert "erroranalysis ingest" in err  # and the next step
+    assert not missing.exists()  # nothing created on the way
+
+
+def test_the_api_says_a_missing_store_does_not_exist(tmp_path):
+    import erroranalysis as ea
+    from erroranalysis.errors import StoreFormatError, StoreNotFoundError
+
+    with pytest.raises(StoreNotFoundError, match=r"does not exist.*erroranalysis ingest"):
+        ea.Store.open(tmp_path / "nowhere")
+    with pytest.raises(StoreNotFoundError):  # read-only opening too
+        ea.Store.open(tmp_path / "nowhere", read_only=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreFormatError, match="is a file, not a store folder"):
+        ea.Store.open(tmp_path / "file")
+    with pytest.raises(StoreFormatError, match=r"no store\.json"):
+        ea.Store.open(tmp_path)
