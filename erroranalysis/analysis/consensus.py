@@ -10,6 +10,12 @@ An import of several annotators' answers (:func:`erroranalysis.import_annotation
 answer as a note ``"answer: <label>"`` by its annotator; :func:`answers_from_journal` reads them
 back, so :func:`annotator_quality` can rank the annotators at any time, and the annotator queue
 can score samples whose consensus stayed weak.
+
+:class:`AnnotatorAgreement` (registry name ``annotators``) is that computation as an analysis: it
+caches each annotator's quality, the consensus of every sample several annotators answered (the
+``low_consensus`` ones first) and every answer against it in the run, where the dashboard's
+*annotators* tab reads them. An import of several annotators refreshes it
+(:func:`cache_annotators`), and ``ea.scan`` recomputes it whenever the journaled answers changed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from erroranalysis.analysis.base import AnalysisError
+from erroranalysis.analysis.base import Analysis, AnalysisError, register
 
 if TYPE_CHECKING:
     from erroranalysis.store import Run, Store
@@ -29,9 +35,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ANSWER_PREFIX",
     "LOW_CONSENSUS_FLAG",
+    "AnnotatorAgreement",
     "Consensus",
     "annotator_quality",
     "answers_from_journal",
+    "cache_annotators",
     "crowdlab_consensus",
     "majority_vote",
 ]
@@ -280,3 +288,165 @@ def annotator_quality(store: Store, run: Run | str | None = None) -> pd.DataFram
     if answers.empty:
         return pd.DataFrame(columns=ANNOTATOR_COLUMNS)
     return crowdlab_consensus(answers, store, run).annotators
+
+
+#: Columns of the cached per-sample consensus (artifact ``consensus``).
+CACHED_LABEL_COLUMNS = [*LABEL_COLUMNS, "low_consensus"]
+#: Columns of the cached answers (artifact ``annotator_answers``).
+ANSWER_COLUMNS = ["sample_id", "annotator", "label", "consensus_label", "agrees"]
+
+
+def _answers_version(answers: pd.DataFrame) -> list[int]:
+    """A fingerprint of the journaled answers: count, latest and sum of their event ids (an
+    import adds answers, an undo removes some; either changes it)."""
+    ids = answers["event_id"].to_numpy(dtype=np.int64) if len(answers) else np.zeros(0, np.int64)
+    return [len(ids), int(ids.max()) if len(ids) else 0, int(ids.sum())]
+
+
+@register
+class AnnotatorAgreement(Analysis):
+    """Each annotator's quality and the consensus of every journaled answer (CROWDLAB).
+
+    Reads the answers that imports journaled (:func:`answers_from_journal`) and weighs them
+    against the run's probabilities with :func:`crowdlab_consensus` (a majority vote when
+    CROWDLAB cannot apply). Nothing is computed when fewer than two annotators answered.
+
+    Parameters
+    ----------
+    min_consensus_quality : float
+        Below this consensus quality, a sample whose annotators disagree is doubtful (the
+        import's default, 0.5); samples the import flagged ``low_consensus`` are doubtful too.
+
+    Attributes
+    ----------
+    annotators_ : DataFrame
+        One row per annotator, best first: ``annotator, quality, agreement_with_consensus,
+        num_labeled, worst_class``.
+    consensus_ : DataFrame
+        One row per sample with answers of two annotators or more, the ``low_consensus`` ones
+        first, then by consensus quality (lowest first): the columns of :class:`Consensus`'s
+        ``labels`` plus ``low_consensus`` (flagged by an import, or doubtful now).
+    answers_ : DataFrame
+        Every answer counted: ``sample_id, annotator, label, consensus_label, agrees``.
+    info_ : dict
+        ``method, model_weight, num_answers, num_annotators, num_samples, num_low_consensus,
+        answers_version``.
+    """
+
+    name = "annotators"
+    label_dependent = False
+    artifact_names = ("annotators", "consensus", "annotator_answers", "annotators_info")
+
+    def __init__(self, min_consensus_quality: float = 0.5):
+        self.min_consensus_quality = min_consensus_quality
+
+    def fit(self, store: Store, run: Run) -> AnnotatorAgreement:
+        """Compute the consensus of every journaled answer against ``run``."""
+        if not 0 <= float(self.min_consensus_quality) <= 1:
+            raise AnalysisError(
+                "min_consensus_quality must be between 0 and 1 (e.g. 0.5), got "
+                f"{self.min_consensus_quality!r}"
+            )
+        self._stamp(store)
+        answers = answers_from_journal(store)
+        version = _answers_version(answers)
+        several = answers[answers.groupby("sample_id")["annotator"].transform("nunique") >= 2]
+        info = {
+            "method": None,
+            "model_weight": None,
+            "num_answers": len(answers),
+            "num_annotators": int(answers["annotator"].nunique()),
+            "num_samples": 0,
+            "num_low_consensus": 0,
+            "answers_version": version,
+        }
+        if answers["annotator"].nunique() < 2 or several.empty:
+            self.annotators_ = pd.DataFrame(columns=ANNOTATOR_COLUMNS)
+            self.consensus_ = pd.DataFrame(columns=CACHED_LABEL_COLUMNS)
+            self.answers_ = pd.DataFrame(columns=ANSWER_COLUMNS)
+            self.info_ = info
+            return self
+        result = crowdlab_consensus(answers, store, run)
+        labels = result.labels.copy()
+        flags = store.flags()
+        flagged = set(flags.loc[flags["flag"] == LOW_CONSENSUS_FLAG, "sample_id"].astype(str))
+        doubtful = ~labels["unanimous"].to_numpy(dtype=bool) & (
+            labels["consensus_quality"].to_numpy(dtype=float) < float(self.min_consensus_quality)
+        )
+        multi = labels["num_annotations"].to_numpy(dtype=int) >= 2
+        labels["low_consensus"] = (labels["sample_id"].isin(flagged).to_numpy() | doubtful) & multi
+        labels = labels[multi | labels["sample_id"].isin(flagged).to_numpy()]
+        labels = labels.sort_values(
+            ["low_consensus", "consensus_quality"], ascending=[False, True], kind="stable"
+        ).reset_index(drop=True)
+        chosen = result.labels.set_index("sample_id")["consensus_label"]
+        counted = answers[["sample_id", "annotator", "label"]].copy()
+        counted["consensus_label"] = counted["sample_id"].map(chosen).astype(object)
+        counted["agrees"] = (counted["label"] == counted["consensus_label"]).to_numpy(bool)
+        self.annotators_ = result.annotators.reset_index(drop=True)
+        self.consensus_ = labels[CACHED_LABEL_COLUMNS]
+        self.answers_ = counted[ANSWER_COLUMNS].reset_index(drop=True)
+        model_weight = result.model_weight
+        info.update(
+            method=result.method,
+            model_weight=None if model_weight != model_weight else float(model_weight),
+            num_samples=len(labels),
+            num_low_consensus=int(labels["low_consensus"].sum()),
+        )
+        self.info_ = info
+        return self
+
+    def save(self, store: Store, run: Run) -> None:
+        """Cache the four results in the run (tables as Parquet, the info as JSON)."""
+        run.save_artifact("annotators", self.annotators_.astype({"worst_class": str}))
+        consensus = self.consensus_.copy()
+        for column in ("sample_id", "consensus_label", "answers"):
+            consensus[column] = consensus[column].astype(str)
+        run.save_artifact("consensus", consensus)
+        answers = self.answers_.copy()
+        for column in ("sample_id", "annotator", "label", "consensus_label"):
+            answers[column] = answers[column].astype(str)
+        run.save_artifact("annotator_answers", answers)
+        run.save_artifact("annotators_info", self.info_)
+
+    def summary(self) -> dict[str, object]:
+        info = self.info_
+        return {
+            "annotators": info["num_annotators"],
+            "samples": info["num_samples"],
+            "low_consensus": info["num_low_consensus"],
+        }
+
+    @classmethod
+    def is_cached(cls, store: Store, run: Run, parameters: dict | None = None) -> bool:
+        """Up to date when cached with these parameters from the answers journaled now."""
+        if not super().is_cached(store, run, parameters):
+            return False
+        info = run.load_artifact("annotators_info")
+        if not isinstance(info, dict):
+            return False
+        return list(info.get("answers_version") or []) == _answers_version(
+            answers_from_journal(store)
+        )
+
+
+def cache_annotators(store: Store, run: Run | str | None = None) -> AnnotatorAgreement | None:
+    """Refresh the cached annotator analysis of ``run`` (default: the latest; none: no-op).
+
+    :func:`erroranalysis.import_annotations` calls it after an import of several annotators, so
+    the dashboard's annotators tab shows the new answers without a scan.
+
+    Returns
+    -------
+    AnnotatorAgreement or None
+        The fitted analysis (``None`` when the store has no run).
+    """
+    if not store.runs():
+        return None
+    if run is None or isinstance(run, str):
+        run = store.run(run)
+    store.refresh()
+    analysis = AnnotatorAgreement().fit(store, run)
+    analysis.save(store, run)
+    analysis._record(run)
+    return analysis

@@ -713,4 +713,8 @@ def import_annotations(
             author=author or "annotator",
             batch=f"{source}:{uuid.uuid4().hex[:8]}",
         )
+        if agreed is not None:  # the dashboard's annotators tab reads this cache
+            from erroranalysis.analysis.consensus import cache_annotators
+
+            cache_annotators(store, run)
     return summary

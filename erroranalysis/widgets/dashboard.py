@@ -76,6 +76,8 @@ class Dashboard(widgets.VBox):
         run).
     compare, dataset : RunComparePanel, DatasetHealthPanel
         Two runs compared, and the dataset's health (the "compare" and "dataset" tabs).
+    annotators : AnnotatorPanel
+        Each annotator's quality and the low-consensus samples (the "annotators" tab).
     selection : Selection
         The shared selection.
     """
@@ -164,12 +166,15 @@ class Dashboard(widgets.VBox):
                 thumbnails=self.thumbnails,
             )  # fmt: skip
             pages.append(("pseudo-labels", self.pseudo))
+        from erroranalysis.widgets.annotators import AnnotatorPanel
         from erroranalysis.widgets.compare import RunComparePanel
         from erroranalysis.widgets.dataset_health import DatasetHealthPanel
 
         self.compare = RunComparePanel(self.data, **common)
         self.dataset = DatasetHealthPanel(self.data, **common)
+        self.annotators = AnnotatorPanel(self.data, **common)
         pages += [("compare", self.compare), ("dataset", self.dataset)]
+        pages.append(("annotators", self.annotators))
         # One screen (1600 × 1200 without scrolling the page): the confusion matrix and the
         # scatter side by side, the gallery and the other panels as tabs under them, the
         # inspector (actions next to its image, details folded) in a column on the right.
@@ -217,7 +222,7 @@ class Dashboard(widgets.VBox):
 
     def _show_gallery_tab(self, _change: Any = None) -> None:
         """A new selection (a cell, a box, a slice) is shown in the gallery: bring its tab up."""
-        if self.selection.source in ("confusion", "scatter", "slices", "api"):
+        if self.selection.source in ("confusion", "scatter", "slices", "annotators", "api"):
             self.tabs.selected_index = 0
 
     def show_error(self, message: str) -> None:
@@ -246,6 +251,7 @@ class Dashboard(widgets.VBox):
         if not changed:
             # events written through another handle of this process reach us only via sync
             changed = self.data.sync() is not None
+        changed = self.annotators.check() or changed  # an import refreshed its cache
         return self._swap_projection() or changed
 
     def _swap_projection(self) -> bool:
@@ -340,6 +346,7 @@ class Dashboard(widgets.VBox):
             "pseudo",
             "compare",
             "dataset",
+            "annotators",
         ):
             view = getattr(self, name, None)
             if view is not None:

@@ -104,3 +104,82 @@ def test_majority_vote_without_a_run_and_bad_answers(tmp_path):
         crowdlab_consensus(answers.assign(annotator=None), store)
     with pytest.raises(AnalysisError, match="not classes"):
         crowdlab_consensus(answers.assign(label="zebra"), store)
+
+
+def imported_store(tmp_path):
+    """A store after one Label Studio import of three annotators answering 300 queued samples."""
+    from erroranalysis.export import export_queue, import_annotations
+    from tests.export.helpers import write_json
+    from tests.export.test_consensus_import import label_studio_export, simulated_answers
+
+    ids, truth, probs, _ = simulate(n=800, seed=3)
+    given = truth.to_numpy().astype(object).copy()
+    given[300:] = None
+    store = ea.Store.create(
+        tmp_path / "store",
+        classes=CLASSES,
+        samples=pd.DataFrame({"sample_id": ids, "label": given}),
+    )
+    store.add_run("cv", probs.astype(np.float32), out_of_sample=True)
+    queued = export_queue(store, tmp_path / "queue.json", limit=300)
+    answers = simulated_answers(queued.sample_ids, truth)
+    path = write_json(tmp_path / "export.json", label_studio_export(queued.path, answers))
+    return store, import_annotations(store, path), answers
+
+
+def test_the_annotator_analysis_is_cached_by_the_import_and_follows_the_journal(tmp_path):
+    from erroranalysis.analysis.consensus import AnnotatorAgreement
+
+    store, summary, answers = imported_store(tmp_path)
+    run = store.run("cv")
+    # the import refreshed the cache: same ranking as the import's own consensus
+    table = run.load_artifact("annotators")
+    assert table["annotator"].tolist() == summary.annotators["annotator"].tolist()
+    assert table["annotator"].tolist() == ["ana@example.com", "ben@example.com", "cy@example.com"]
+    info = run.load_artifact("annotators_info")
+    assert info["method"] == "crowdlab" and info["num_answers"] == 900
+    consensus = run.load_artifact("consensus")
+    assert len(consensus) == 300 == info["num_samples"]
+    flagged = set(low_consensus_ids(store))
+    low = consensus[consensus["low_consensus"]]
+    assert set(low["sample_id"]) == flagged and len(flagged) == summary.low_consensus > 0
+    assert info["num_low_consensus"] == len(flagged)
+    # low-consensus first, then lowest quality first
+    assert consensus["low_consensus"].iloc[: len(low)].all()
+    assert low["consensus_quality"].is_monotonic_increasing
+    counted = run.load_artifact("annotator_answers")
+    assert len(counted) == 900
+    ana = counted[counted["annotator"] == "ana@example.com"].set_index("sample_id")
+    assert (ana["label"] == pd.Series(answers["ana@example.com"])[ana.index]).all()
+    assert (ana["agrees"] == (ana["label"] == ana["consensus_label"])).all()
+
+    # the scan sees it up to date; an undo of the import changes the answers: recomputed
+    assert AnnotatorAgreement.is_cached(store, run, AnnotatorAgreement().get_params())
+    assert ea.scan(store, "cv", analyses="annotators", progress=False).status("annotators") == (
+        "cached"
+    )
+    store.undo()
+    assert not AnnotatorAgreement.is_cached(store, run, AnnotatorAgreement().get_params())
+    again = ea.scan(store, "cv", analyses="annotators", progress=False)
+    assert again.status("annotators") == "computed"
+    assert run.load_artifact("annotators_info")["method"] is None
+    assert run.load_artifact("annotators").empty and run.load_artifact("consensus").empty
+
+
+def test_the_annotator_analysis_refuses_a_bad_parameter(tmp_path):
+    store, _, _ = make(tmp_path)
+    with pytest.raises(AnalysisError, match="min_consensus_quality"):
+        ea.scan(
+            store,
+            analyses="annotators",
+            params={"annotators": {"min_consensus_quality": 1.5}},
+            progress=False,
+        )
+
+
+def low_consensus_ids(store) -> list[str]:
+    """The samples flagged ``low_consensus`` now."""
+    from erroranalysis.analysis.consensus import LOW_CONSENSUS_FLAG
+
+    flags = store.flags()
+    return flags.loc[flags["flag"] == LOW_CONSENSUS_FLAG, "sample_id"].tolist()
