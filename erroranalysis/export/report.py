@@ -240,18 +240,55 @@ def _slices_table(artifact: Any) -> pd.DataFrame | None:
     return frame[wanted] if len(wanted) >= 3 else frame
 
 
+def labels_changed_since(store, version: int) -> list[str]:
+    """The samples whose current label differs from their label just after event ``version``.
+
+    A relabel undone since, or relabelled back, is no change; flags and notes never are. Reads
+    only the label events after ``version`` (``previous_label`` of a sample's first one is its
+    label at ``version``).
+
+    Parameters
+    ----------
+    store : Store
+    version : int
+        An event id (``store.label_version`` when a result was computed; 0: the given labels).
+
+    Returns
+    -------
+    list of str
+        Sample ids, in the order of their first label event after ``version``.
+    """
+    if int(version) >= store.label_version:
+        return []
+    events = store.events(since=int(version))
+    changing = events[
+        (events["kind"] == "relabel")
+        | ((events["kind"] == "undo") & events["previous_label"].notna())  # undo of a relabel
+    ]
+    if changing.empty:
+        return []
+    before = changing.drop_duplicates("sample_id", keep="first").set_index("sample_id")
+    before = before["previous_label"].astype(object).where(before["previous_label"].notna(), "")
+    now = store.labels().reindex(before.index)
+    now = now.astype(object).where(now.notna(), "")
+    differs = before.astype(str).to_numpy() != now.astype(str).to_numpy()
+    return [str(sample_id) for sample_id in before.index[differs]]
+
+
 def _stale_note(store, run, names: tuple[str, ...]) -> str:
-    """A warning when a label-dependent artifact predates the latest relabel."""
+    """A warning when labels changed since a label-dependent artifact was computed (not merely
+    when events were journaled since: a relabel undone, flags and notes change no label)."""
     for name in names:
         info = getattr(run, "artifact_info", lambda _name: None)(name)
-        if (
-            info
-            and info.get("label_dependent")
-            and info.get("label_version", 0) < store.label_version
-        ):
+        if not info or not info.get("label_dependent"):
+            continue
+        changed = labels_changed_since(store, int(info.get("label_version") or 0))
+        if changed:
+            noun = "sample's label" if len(changed) == 1 else "samples' labels"
             return (
-                '<p class="missing">Computed before the latest relabels; re-run '
-                "<code>erroranalysis scan STORE</code> to refresh.</p>"
+                f'<p class="missing">Computed before the latest relabels ({len(changed):,} '
+                f"{noun} changed since); re-run <code>erroranalysis scan STORE</code> to "
+                "refresh.</p>"
             )
     return ""
 

@@ -128,3 +128,54 @@ def test_report_and_export_after_a_real_scan(tmp_path):
     assert "without suspected label errors" in text and "macro F1" in text
     assert "No slice metrics cached" not in text
     assert "Computed before the latest relabels" in text  # the import relabelled after the scan
+
+
+def test_stale_banner_only_when_labels_changed_since_the_scan(store, tmp_path):
+    """Events alone (a relabel undone, flags, notes) leave the scan's results current."""
+    run = store.run()
+    store.relabel("s01", "bird")  # before the "scan": part of what it saw
+    matrix = pd.DataFrame(
+        [[3, 1, 0], [0, 4, 0], [1, 0, 3]], index=store.classes, columns=store.classes
+    )
+    run.save_artifact("confusion", matrix, label_dependent=True, label_version=store.label_version)
+
+    def banner() -> bool:
+        return (
+            "Computed before the latest relabels" in report(store, tmp_path / "r.html").read_text()
+        )
+
+    assert not banner()
+    store.relabel("s02", "cat")
+    store.undo()  # relabel + undo: the label is what the scan saw
+    store.flag("s03", "weak_spot", note="dark")
+    store.note("s04", "looks fine")
+    store.relabel("s05", store.labels()["s05"])  # relabelled to the label it has
+    assert store.events(since=0)["kind"].tolist()[-5:] == [
+        "relabel",
+        "undo",
+        "flag",
+        "note",
+        "relabel",
+    ]
+    assert not banner()
+    store.relabel("s01", "dog")
+    text = report(store, tmp_path / "r.html").read_text()
+    assert "Computed before the latest relabels (1 sample's label changed since)" in text
+    store.relabel("s01", "bird")  # back to the label the scan saw
+    assert not banner()
+    store.relabel("s06", "bird")  # cat -> bird
+    store.relabel("s07", "bird")  # dog -> bird
+    assert "(2 samples' labels changed since)" in report(store, tmp_path / "r.html").read_text()
+
+
+def test_labels_changed_since_counts_undo_back_to_unlabelled(store):
+    from erroranalysis.export.report import labels_changed_since
+
+    version = store.label_version
+    assert labels_changed_since(store, version) == []
+    event = store.relabel("s00", "dog")
+    assert labels_changed_since(store, version) == ["s00"]
+    assert labels_changed_since(store, event) == []
+    store.undo(event)
+    assert labels_changed_since(store, version) == []
+    assert labels_changed_since(store, event) == ["s00"]  # the undo changed it after `event`
