@@ -25,6 +25,11 @@ What moves where
   object store, and runs each fold (train on the other folds, predict the held-out one) as a
   separate Ray task; finished folds are kept in ``<store>/.work/ray-cv-<run>/`` for a rerun.
 
+Every node must be able to import this package (the actors and fold tasks reach their code by
+import): before a run, one zero-CPU task per node checks it, and a node without it gives a
+one-line :class:`EngineError` with the install line. Replicas reserve their CPUs on one node, so
+the default ``cpus_per_worker`` is at most the largest node's CPUs.
+
 Ray is an optional extra; without it ``engine="ray"`` raises :class:`EngineError` whose message
 ends with the line ``pip install "erroranalysis[ray]"``.
 """
@@ -59,7 +64,14 @@ if TYPE_CHECKING:
 
     from erroranalysis.store import Run, Store
 
-__all__ = ["RAY_INSTALL", "cluster_description", "connect", "predict", "require_ray"]
+__all__ = [
+    "RAY_INSTALL",
+    "check_nodes",
+    "cluster_description",
+    "connect",
+    "predict",
+    "require_ray",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +133,7 @@ def connect(address: str | None = None) -> Any:
         if address is None or _connected.get("address") == address:
             return ray
         ray.shutdown()
+        _connected.clear()
     _probe(address)
     logging.getLogger("ray").setLevel(logging.WARNING)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -173,11 +186,72 @@ def cluster_description(ray: Any, address: str | None) -> dict[str, Any]:
         "ray_version": ray.__version__,
         "address": address,
         "nodes": len(nodes),
+        # An actor or task needs its CPUs on one node: the per-node counts bound what fits.
+        "node_cpus": sorted(
+            (float(node.get("Resources", {}).get("CPU", 0.0)) for node in nodes), reverse=True
+        ),
         "CPU": float(resources.get("CPU", 0.0)),
         "GPU": float(resources.get("GPU", 0.0)),
         "memory_gib": round(float(resources.get("memory", 0.0)) / 2**30, 2),
         "object_store_gib": round(float(resources.get("object_store_memory", 0.0)) / 2**30, 2),
     }
+
+
+def _package_version() -> str:
+    """Run on a node: the version of ``erroranalysis`` it imports (this module's import)."""
+    import erroranalysis
+
+    return str(erroranalysis.__version__)
+
+
+def check_nodes(ray: Any, timeout: float = 120.0) -> dict[str, str]:
+    """Check that every alive node imports ``erroranalysis``; one-line error when one cannot.
+
+    One zero-CPU task is pinned to each node (the same way the model actors and fold tasks
+    reach this package: by import, not by value). Checked once per set of nodes and connection.
+
+    Returns
+    -------
+    dict
+        Node id → the package version it imports.
+
+    Raises
+    ------
+    EngineError
+        If a node cannot import the package.
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(node["NodeID"] for node in ray.nodes() if node.get("Alive"))
+    checked = _connected.setdefault("checked", {})
+    if all(node in checked for node in nodes):
+        return {node: checked[node] for node in nodes}
+    probe = ray.remote(num_cpus=0, max_retries=0)(_package_version)
+    refs = {
+        probe.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+        ).remote(): node
+        for node in nodes
+        if node not in checked
+    }
+    try:
+        versions = ray.get(list(refs), timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        logger.warning("the Ray nodes did not answer the package check within %.0f s", timeout)
+        return {}
+    except Exception as error:
+        text = f"{error!r} {error}"
+        if "erroranalysis" in text and ("ModuleNotFoundError" in text or "No module" in text):
+            raise EngineError(
+                "the Ray cluster's nodes cannot import erroranalysis (No module named "
+                f"'erroranalysis' on a worker node); install it on every node: {RAY_INSTALL}"
+            ) from None
+        raise EngineError(
+            f"the Ray package check failed on a node: {type(error).__name__}: "
+            f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+        ) from None
+    checked.update(dict(zip(refs.values(), versions, strict=True)))
+    return {node: checked[node] for node in nodes}
 
 
 def _plain_error(error: BaseException) -> ErrorAnalysisError | None:
@@ -438,14 +512,22 @@ def predict(
             f"device='cuda' was asked for, but the Ray cluster has no GPUs ({cluster}); pass "
             "device=None or 'cpu'"
         )
+    largest = max(cluster["node_cpus"], default=cluster["CPU"])
     cpus = cpus_per_worker
     if cpus is None:
         per_gpu = cluster["CPU"] / cluster["GPU"] if use_gpu else 2.0
-        cpus = float(max(1.0, min(8.0 if use_gpu else 2.0, cluster["CPU"], per_gpu)))
+        cpus = float(max(1.0, min(8.0 if use_gpu else 2.0, largest, per_gpu)))
+    if cpus > largest:
+        raise EngineError(
+            f"cpus_per_worker={cpus:g} does not fit on any node of the Ray cluster (the largest "
+            f"has {largest:g} CPUs; nodes: {cluster['node_cpus']}); pass at most {largest:g}"
+        )
     workers = num_workers
     if workers is None:
-        workers = int(cluster["GPU"]) if use_gpu else int(max(1, cluster["CPU"] // cpus))
+        fits = sum(int(node // cpus) for node in cluster["node_cpus"]) or 1
+        workers = int(cluster["GPU"]) if use_gpu else fits
     workers = max(1, int(workers))
+    check_nodes(ray)
 
     was_training = module.training
     module.eval()
@@ -752,6 +834,7 @@ def cross_val_folds(
     """
     ray = connect(address)
     cluster = cluster_description(ray, address)
+    check_nodes(ray)
     images = trainer.images.numpy()
     config = {
         "codes": trainer.codes.numpy(),
@@ -792,7 +875,8 @@ def cross_val_folds(
     cpus = cpus_per_fold
     if cpus is None:
         share = cluster["CPU"] / cluster["GPU"] if use_gpu else cluster["CPU"] / max(1, len(todo))
-        cpus = float(max(1.0, min(8.0, share // 1)))
+        largest = max(cluster["node_cpus"], default=cluster["CPU"])
+        cpus = float(max(1.0, min(8.0, largest, share // 1)))
     config["threads"] = max(1, int(cpus))
     config["use_gpu"] = use_gpu
     seconds: dict[int, float] = {}

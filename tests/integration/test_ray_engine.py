@@ -1,14 +1,18 @@
-"""engine="ray" against a real local Ray cluster (a head node in a loopback-only namespace).
+"""engine="ray" against a real local Ray cluster: a head node and a worker node process (one CPU
+each) in a loopback-only network namespace.
 
-The cluster is started once for the module (about 25 s on these machines) and every Ray driver
-is its own process inside the cluster's network namespace; the local-engine references are
-computed in this process.
+The cluster is started once for the module (about 30 s on these machines) and shared by every
+test; each Ray driver is its own process inside the cluster's network namespace, and the
+local-engine references are computed in this process. The tests that lose or add a worker node
+run last and leave the cluster as they found it (head + one worker node).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -51,7 +55,7 @@ def cluster():
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    head = ray_cluster.RayCluster(num_cpus=2)
+    head = ray_cluster.RayCluster(num_cpus=1, worker_cpus=1)
     head.start()
     try:
         yield head
@@ -90,7 +94,10 @@ def test_ray_predictions_equal_the_local_engine(cluster, tmp_path):
     np.testing.assert_allclose(ray_run.probs, local.probs, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ray_run.embeddings, local.embeddings, rtol=1e-4, atol=1e-5)
     assert info["engine"] == "ray" and local.info["parameters"]["engine"] == "local"
-    assert info["cluster"]["CPU"] == 2 and info["cluster"]["nodes"] == 1
+    assert info["cluster"]["CPU"] == 2 and info["cluster"]["nodes"] == 2
+    assert info["cluster"]["node_cpus"] == [1.0, 1.0]
+    # One 1-CPU model replica per node (a 2-CPU replica would fit on neither).
+    assert info["num_workers"] == 2 and info["cpus_per_worker"] == 1.0
     assert info["device"] == "cpu" and info["precision"] == "fp32" and info["shard_size"] == 8
     assert info["resumed_samples"] == 0 and info["seconds_per_image"] > 0
     assert info["cpu_seconds_per_image"] >= info["seconds_per_image"]
@@ -161,6 +168,7 @@ def test_ray_cross_validation_equals_the_local_engine(cluster, tmp_path):
     np.testing.assert_allclose(ray_run.embeddings, local.embeddings, rtol=1e-2, atol=2e-3)
     assert info["engine"] == "ray" and local.info["parameters"]["engine"] == "local"
     assert info["ray"]["tasks"] == 2 and info["ray"]["cluster"]["CPU"] == 2
+    assert info["ray"]["cluster"]["nodes"] == 2 and info["ray"]["cpus_per_fold"] == 1.0
     assert info["fold_accuracy"] == local.info["parameters"]["fold_accuracy"]
     assert ray_run.out_of_sample
     assert (
@@ -173,25 +181,107 @@ def test_ray_cross_validation_equals_the_local_engine(cluster, tmp_path):
     assert not (store.path / ".work" / "ray-cv-ray-cv").exists()
 
 
-def test_killed_worker_mid_run_still_gives_every_sample_once(cluster, tmp_path):
-    store = colour_store(tmp_path, count=40)
-    done = cluster.driver(
-        {
-            "store": str(store.path),
-            "action": "kill_worker",
-            "session": cluster.process.pid,
-            "kwargs": {
-                "run": "survived",
-                "image_size": 32,
-                "chunk_size": 4,
-                "batch_size": 2,
-                "engine": "ray",
-                "address": ray_cluster.ADDRESS,
-            },
-        }
+def test_killed_worker_node_mid_run_then_rerun_gives_every_sample_once(cluster, tmp_path):
+    """SIGKILL the worker node (raylet, agents, its model actor) once shards are being written.
+
+    The node is replaced at once (as a cluster manager would); the call either survives the loss
+    (Ray restarts the actor and retries its batches) or fails with a one-line error that keeps
+    the finished shards. Either way, after at most one rerun the run holds every sample exactly
+    once, equal to the local engine's.
+    """
+    from .ray_driver import SlowNet
+
+    store = colour_store(tmp_path, count=48)
+    staging = store.path / ".work" / "ray-predict-survived"
+    spec = {
+        "store": str(store.path),
+        "action": "slow_predict",
+        "delay": 0.15,
+        "kwargs": {
+            "run": "survived",
+            "image_size": 32,
+            "chunk_size": 4,
+            "batch_size": 2,
+            "engine": "ray",
+            "address": ray_cluster.ADDRESS,
+        },
+    }
+    driver = subprocess.Popen(
+        cluster.driver_command(spec),
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    result = parameters(done)
-    assert result["killed"], "no model actor process was found to kill"
-    assert result["rows"] == 40 and result["max_diff"] < 1e-5
-    assert result["parameters"]["resumed_samples"] == 0  # Ray restarted the actor and retried
-    assert not (ea.Store.open(store.path).path / ".work" / "ray-predict-survived").exists()
+    try:
+        deadline = time.monotonic() + 300
+        while not list(staging.glob("shard-*.parquet")):
+            assert driver.poll() is None, driver.communicate()
+            assert time.monotonic() < deadline, "no shard was written within 300 s"
+            time.sleep(0.05)
+        actors = [
+            pid
+            for pid in cluster.worker_pids()
+            if ray_cluster.process_name(pid).startswith("ray::MapWorker")
+        ]
+        written_before = len(list(staging.glob("shard-*.parquet")))
+        killed = cluster.kill_worker()
+        assert actors, "the worker node ran no model actor when it was killed"
+        assert set(actors) <= set(killed)
+        cluster.start_worker()  # the lost node is replaced, as a cluster manager would
+        stdout, stderr = driver.communicate(timeout=400)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert written_before < 12, "the run had finished before the node was killed"
+    first = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+    if driver.returncode == 0:
+        info = first  # Ray restarted the actor on the new node and retried its batches
+    else:
+        # The loss failed the call: one line, the finished shards kept; the rerun resumes.
+        assert driver.returncode == 3 and "\n" not in first["error"], (first, stderr[-3000:])
+        assert first["kind"] == "EngineError" and "rerun resumes" in first["error"]
+        assert "survived" not in ea.Store.open(store.path).runs()
+        info = parameters(cluster.driver(spec))
+        assert info["resumed_samples"] >= 4 * written_before
+    run = ea.Store.open(store.path).run("survived")
+    assert run.probs.shape == (48, 3)
+    assert not staging.exists()
+    local = ea.predict(store, SlowNet(), run="local", image_size=32, progress=False)
+    np.testing.assert_allclose(run.probs, local.probs, rtol=1e-4, atol=1e-6)
+    print(
+        f"worker node killed after {written_before} of 12 shards "
+        f"({len(killed)} processes, {len(actors)} model actor); "
+        + ("the call survived" if driver.returncode == 0 else "the call failed, the rerun resumed")
+    )
+
+
+def test_a_node_without_the_package_is_one_line(cluster, tmp_path):
+    """A node whose Python cannot import erroranalysis: a one-line error naming the install."""
+    store = colour_store(tmp_path, count=6)
+    cluster.kill_worker()
+    cluster.start_worker(package=False)
+    try:
+        done = cluster.driver(
+            {
+                "store": str(store.path),
+                "action": "predict",
+                "kwargs": {
+                    "model": MODEL,
+                    "run": "nowhere",
+                    "image_size": 32,
+                    "engine": "ray",
+                    "address": ray_cluster.ADDRESS,
+                },
+            },
+            check=False,
+        )
+    finally:
+        cluster.kill_worker()
+        cluster.start_worker()
+    assert done.returncode == 3, done.stderr[-3000:]
+    error = parameters(done)["error"]
+    assert "\n" not in error and "cannot import erroranalysis" in error
+    assert error.endswith('pip install "erroranalysis[ray]"')
+    assert "nowhere" not in ea.Store.open(store.path).runs()
