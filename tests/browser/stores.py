@@ -109,6 +109,58 @@ def finish_build(process, timeout: float = 600.0) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+#: The run of :func:`build_saliency_store`, its timm model and the model's input size.
+SALIENCY_RUN = "cnn"
+SALIENCY_MODEL = "resnet10t"
+SALIENCY_INPUT = 64
+
+
+def build_saliency_store(path: Path, n_samples: int = 60, image_size: int = 96) -> dict:
+    """A small scanned store whose run records its model, so the inspector can run Grad-CAM.
+
+    ``ea.predict`` with a timm name (``resnet10t``, random weights, ``pretrained=False``) at
+    :data:`SALIENCY_INPUT` px: the run records ``model_source`` (timm name, seed 0), so a kernel
+    in another process re-creates the same model. The maps mean nothing (the model is untrained);
+    the browser test only needs them to exist. The images (``image_size`` px, larger than the
+    model's input and different from the inspector's thumbnail) are what the zoom shows.
+
+    Returns
+    -------
+    dict
+        ``path``, ``run``, ``n_samples``, ``image_size``, ``input_size``, ``seconds``.
+    """
+    import warnings
+
+    import erroranalysis as ea
+    from erroranalysis.datasets import make_synthetic
+
+    started = time.perf_counter()
+    path = Path(path)
+    data = make_synthetic(
+        path.parent / f"{path.name}-images",
+        n_samples=n_samples,
+        image_size=image_size,
+        progress=False,
+        overwrite=True,
+    )
+    store = data.create_store(path, overwrite=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # in-sample predictions: irrelevant to these tests
+        ea.predict(
+            store, SALIENCY_MODEL, run=SALIENCY_RUN, image_size=SALIENCY_INPUT,
+            num_workers=0, progress=False, embeddings=True,
+        )  # fmt: skip
+        ea.scan(store, run=SALIENCY_RUN, progress=False, params=FAST_SCAN_PARAMS)
+    return {
+        "path": str(path),
+        "run": SALIENCY_RUN,
+        "n_samples": store.num_samples,
+        "image_size": image_size,
+        "input_size": SALIENCY_INPUT,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
 if __name__ == "__main__":
     import json
     import sys
