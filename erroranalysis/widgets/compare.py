@@ -11,6 +11,11 @@ The panel never computes: :func:`~erroranalysis.analysis.evaluation.compare_two_
 comparison (the ranking is cached in the store); a click only indexes its arrays. After a relabel
 the comparison is out of date until *refresh* (recomputing the ranking may refit label issues).
 
+In a dashboard, run B is the dashboard's run: *show it* on a newer run rebuilds this tab with the
+newer run as B and the one shown before as A. A run that lands while the dashboard is open is
+offered in the dropdowns at once (the dashboard's poller calls :meth:`RunComparePanel.update_runs`;
+*refresh* does too), so it can be compared before switching.
+
 >>> from erroranalysis.widgets.compare import RunComparePanel
 >>> panel = RunComparePanel(store, run_a="resnet", run_b="vit")   # doctest: +SKIP
 >>> panel.click_cell("only B right")                              # doctest: +SKIP
@@ -96,7 +101,7 @@ class RunComparePanel(View):
         )  # fmt: skip
         self.refresh_button = widgets.Button(description="refresh", icon="refresh")
         self.refresh_button.add_class("ea-compare-refresh")
-        self.refresh_button.on_click(lambda _: self.guard(self.compare)())
+        self.refresh_button.on_click(lambda _: self.guard(self.refresh)())
         self.cells = HeatmapWidget(row_title="A", col_title="B", diagonal=True)
         self.cells.add_class("ea-compare-cells")
         self.cells.on_click(self.guard(self._on_cell))
@@ -106,8 +111,9 @@ class RunComparePanel(View):
         self.ranking = TableWidget(empty_text="no runs")
         self.ranking.add_class("ea-compare-ranking")
         self.ranking_note = widgets.HTML()
-        self.run_a.observe(lambda _: self.guard(self.compare)(), "value")
-        self.run_b.observe(lambda _: self.guard(self.compare)(), "value")
+        self._updating_runs = False
+        self.run_a.observe(self._on_run_choice, "value")
+        self.run_b.observe(self._on_run_choice, "value")
         self.children = [
             self.message,
             widgets.HBox([self.run_a, self.run_b, self.refresh_button]),
@@ -122,6 +128,40 @@ class RunComparePanel(View):
             self.ranking,
         ]
         self.guard(self.compare, "comparing the runs failed")()
+
+    def _on_run_choice(self, _change: Any) -> None:
+        if not self._updating_runs:
+            self.guard(self.compare)()
+
+    def update_runs(self) -> bool:
+        """Offer the runs added to the store since (a run that landed while the dashboard is open).
+
+        The chosen runs stay chosen; where A was not set (the store had one run), the newest other
+        run becomes A and the two are compared. Returns True when the list of runs changed.
+        """
+        runs = list(self.store.runs())
+        if runs == list(self.run_a.options):
+            return False
+        a, b = self.run_a.value, self.run_b.value
+        self._updating_runs = True
+        try:
+            self.run_a.options = runs
+            self.run_b.options = runs
+            if b not in runs:
+                b = runs[-1] if runs else None
+            others = [name for name in runs if name != b]
+            if a not in runs or a == b:
+                a = others[-1] if others else None
+            self.run_a.value, self.run_b.value = a, b
+        finally:
+            self._updating_runs = False
+        self.guard(self.compare, "comparing the runs failed")()
+        return True
+
+    def refresh(self) -> None:
+        """Re-read the store's runs and compare again (the *refresh* button)."""
+        if not self.update_runs():
+            self.compare()
 
     # -- computing (in the analysis layer) ----------------------------------------------------
     def compare(self) -> None:

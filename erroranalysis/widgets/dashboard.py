@@ -312,7 +312,8 @@ class Dashboard(widgets.VBox):
             try:
                 if self.refresh():
                     self.status.value = '<span class="ea-muted">updated from other processes</span>'
-                self.run_notice.check()
+                if self.run_notice.check() is not None:
+                    self.compare.update_runs()  # the new run can be compared before switching
             except Exception as error:  # keep polling: a transient read error must not kill it
                 self.data.report_error("refreshing the store failed", error)
 

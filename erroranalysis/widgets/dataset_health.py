@@ -1,6 +1,8 @@
 """The dataset tab: what is wrong with the dataset as a whole, each finding clickable.
 
-Everything comes from the scan's cached results of the run (it computes nothing but masks):
+Everything comes from the scan's cached results of the run (it computes nothing but masks); the
+tab names that run. In a dashboard it is the dashboard's run, and *show it* on a newer run
+rebuilds the tab on the newer run's scan.
 
 - the **dataset health score** (cleanlab's ``overall_label_health_score``, artifact
   ``label_health`` of the ``label_issues`` analysis);
@@ -90,6 +92,8 @@ class DatasetHealthPanel(View):
     def __init__(self, store: Any, run: Any = None, selection: Selection | None = None) -> None:
         super().__init__(store, run, selection)
         self.store = self.data.store
+        self.run_line = widgets.HTML()
+        self.run_line.add_class("ea-health-run")
         self.score = widgets.HTML()
         self.score.add_class("ea-health-score")
         self.hints = widgets.HTML()
@@ -105,6 +109,7 @@ class DatasetHealthPanel(View):
         self.findings.on_click(self.guard(self._on_finding))
         self.children = [
             self.message,
+            self.run_line,
             self.score,
             self.hints,
             widgets.HTML("<b>Class balance</b> (a row: the class's samples)"),
@@ -129,6 +134,12 @@ class DatasetHealthPanel(View):
         artifact = (lambda name: run.load_artifact(name)) if run is not None else (lambda _: None)
         if run is None:
             self.missing["scan"] = f"erroranalysis scan {self.store.path}"
+            self.run_line.value = ""
+        else:  # the dashboard's run: "show it" on a newer run rebuilds this tab on that run
+            self.run_line.value = (
+                f"<span class='ea-muted'>from the scan of run "
+                f"<code class='ea-health-run-name'>{html.escape(run.name)}</code></span>"
+            )
         health = artifact("label_health")
         if not isinstance(health, dict):
             self.missing.setdefault("label_issues", self._hint("label_issues"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import erroranalysis as ea
+
 
 @pytest.fixture
 def two_runs(scanned_store):
@@ -145,3 +147,70 @@ def test_macro_f1_matches_scikit_learn():
         assert accuracy == pytest.approx((labels == predicted).mean())
         expected = f1_score(labels, predicted, average="macro", zero_division=0)
         assert f1 == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_run_that_lands_is_offered_and_the_switch_makes_it_run_b(scanned_store):
+    """A run added by another process while the dashboard is open: the poller puts it into the
+    compare tab's dropdowns (comparable before switching); *show it* makes it run B."""
+    import asyncio
+
+    from erroranalysis.widgets import Dashboard
+
+    async def scenario():
+        dash = Dashboard(scanned_store, poll_interval=0.05)
+        try:
+            assert list(dash.compare.run_a.options) == ["fixture"]
+            assert dash.compare.comparison is None  # one run: "needs two runs"
+            other = ea.Store.open(scanned_store.path)
+            rng = np.random.default_rng(3)
+            probs = rng.dirichlet(np.ones(3), size=other.num_samples).astype(np.float32)
+            other.add_run("later", probs, model="another-model")
+            for _ in range(100):
+                if "later" in dash.compare.run_a.options:
+                    break
+                await asyncio.sleep(0.05)
+            return dash
+        except BaseException:
+            dash.close()
+            raise
+
+    dash = asyncio.run(scenario())
+    try:
+        compare = dash.compare
+        assert list(compare.run_a.options) == ["fixture", "later"]
+        assert (compare.run_a.value, compare.run_b.value) == ("later", "fixture")
+        assert compare.comparison is not None
+        assert (compare.comparison.run_a, compare.comparison.run_b) == ("later", "fixture")
+        assert {row[0] for row in compare.ranking.rows} == {"fixture", "later"}
+        expected = _expected(scanned_store, "later", "fixture")
+        compare.click_cell("only A right")
+        assert set(dash.selection.sample_ids) == expected["only A right"]
+
+        dash.run_notice.button.click()  # show it: every view rebuilt on "later"
+        compare = dash.compare
+        assert dash.data.run.name == "later"
+        assert (compare.run_a.value, compare.run_b.value) == ("fixture", "later")
+        assert (compare.comparison.run_a, compare.comparison.run_b) == ("fixture", "later")
+        compare.click_cell("only B right")
+        assert set(dash.selection.sample_ids) == expected["only A right"]
+    finally:
+        dash.close()
+
+
+def test_refresh_offers_runs_added_since(scanned_store):
+    from erroranalysis.widgets.compare import RunComparePanel
+
+    panel = RunComparePanel(scanned_store)
+    assert panel.comparison is None and "needs two runs" in panel.message.value
+    rng = np.random.default_rng(4)
+    scanned_store.add_run(
+        "second", rng.dirichlet(np.ones(3), size=scanned_store.num_samples).astype(np.float32)
+    )
+    assert panel.update_runs() is True
+    assert (panel.run_a.value, panel.run_b.value) == ("second", "fixture")
+    assert panel.comparison is not None and panel.message.layout.display == "none"
+    assert panel.update_runs() is False  # nothing new: the choice stays
+    panel.run_a.value, panel.run_b.value = "fixture", "second"
+    panel.refresh_button.click()
+    assert (panel.comparison.run_a, panel.comparison.run_b) == ("fixture", "second")
+    panel.close()

@@ -69,3 +69,41 @@ def test_dashboard_has_both_tabs(dashboard):
     assert "compare" in titles and "dataset" in titles
     dashboard.dataset.click_class("cat")
     assert dashboard.selection.source == "dataset" and len(dashboard.selection) > 0
+
+
+def test_the_dataset_tab_follows_the_dashboard_to_a_newer_run(scanned_store):
+    """*show it* on a newer run: the dataset tab reads that run's scan, and says which run."""
+    import erroranalysis as ea
+    from erroranalysis.widgets import Dashboard
+    from tests.stores import FAST_SCAN_PARAMS
+
+    dash = Dashboard(scanned_store, poll_interval=None)
+    try:
+        first = scanned_store.run("fixture").load_artifact("label_health")
+        assert f"{first['overall_label_health_score']:.3f}" in dash.dataset.score.value
+        assert ">fixture</code>" in dash.dataset.run_line.value
+        other = ea.Store.open(scanned_store.path)
+        rng = np.random.default_rng(2)  # a much worse model: a much lower health score
+        probs = rng.dirichlet(np.ones(3), size=other.num_samples).astype(np.float32)
+        other.add_run("newer", probs, model="another-model")
+        ea.scan(other, "newer", progress=False, params=FAST_SCAN_PARAMS)
+        assert dash.run_notice.check() == "newer"
+        dash.run_notice.button.click()
+        assert dash.dataset.data.run.name == "newer"
+        health = scanned_store.run("newer").load_artifact("label_health")
+        assert round(health["overall_label_health_score"], 3) != round(
+            first["overall_label_health_score"], 3
+        )
+        assert f"{health['overall_label_health_score']:.3f}" in dash.dataset.score.value
+        assert ">newer</code>" in dash.dataset.run_line.value
+        metrics = scanned_store.run("newer").load_artifact("class_metrics")
+        shown = dash.dataset.classes
+        column = shown.columns.index("precision")
+        assert [row[column] for row in shown.rows] == [f"{v:.3f}" for v in metrics["precision"]]
+        # a class click selects by the current labels, as before
+        dash.dataset.classes.simulate_click(row=0)
+        labels = scanned_store.labels().astype(str).to_numpy()
+        ids = np.asarray(scanned_store.sample_ids).astype(str)
+        assert set(dash.selection.sample_ids) == set(ids[labels == scanned_store.classes[0]])
+    finally:
+        dash.close()
