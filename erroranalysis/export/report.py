@@ -157,7 +157,9 @@ def _confusion_figure(matrix: pd.DataFrame) -> Any:
 def _figure_html(figure, state: dict[str, bool]) -> str:
     include = not state.get("plotly_included", False)
     state["plotly_included"] = True
-    return figure.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
+    from erroranalysis.plotting import figure_html
+
+    return figure_html(figure, include_plotlyjs=include)
 
 
 def _confusion_from_frame(frame: pd.DataFrame, classes: list[str]) -> pd.DataFrame | None:

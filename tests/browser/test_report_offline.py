@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,8 +34,20 @@ def test_report_renders_offline(chromium, tmp_path):
         images = page.locator(".thumb img")
         assert images.count() == 4
         widths = [images.nth(i).evaluate("img => img.naturalWidth") for i in range(4)]
+        # the mode bar (shown on hover) offers no cloud / share button and no plotly logo
+        page.hover(".js-plotly-plot .nsewdrag")
+        page.wait_for_selector(".js-plotly-plot .modebar-btn", state="attached", timeout=10_000)
+        buttons = page.eval_on_selector_all(
+            ".js-plotly-plot .modebar-btn",
+            "els => els.map(e => e.getAttribute('data-title') || '')",
+        )
+        logos = page.locator(".js-plotly-plot .modebar-btn--logo").count()
     finally:
         page.close()
     assert all(width > 0 for width in widths)  # the data URIs decode
+    # plotly.js 4 offers "Share chart..." (sendChartToCloud) unless showSendToCloud is off
+    assert "Download plot as a PNG" in buttons  # the mode bar is there
+    assert not [title for title in buttons if re.search("cloud|share", title, re.I)], buttons
+    assert logos == 0
     assert [url for url in fetched if not url.startswith(("file:", "data:"))] == []
     assert errors == []
