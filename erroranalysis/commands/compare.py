@@ -84,16 +84,30 @@ def compare_lines(store, run_a: str, run_b: str, reference: str | None = None) -
     lines += [
         "",
         f"accuracy (label issues and suggestions of run {table.attrs['reference']!r}):",
-        f"{'labels':<12}{run_a:>{width + 2}}{run_b:>{width + 2}}  better",
+        f"{'labels':<12}{run_a:>{width + 2}}{run_b:>{width + 2}}{'B − A':>9}  better",
     ]
+    gaps = {}
     for version in RANKED_VERSIONS:
         a, b = (float(table.loc[r, f"accuracy_{version}"]) for r in (run_a, run_b))
+        gaps[version] = b - a
         better = "tie" if np.isclose(a, b) else (run_a if a > b else run_b)
-        lines.append(f"{version:<12}{a:>{width + 2}.1%}{b:>{width + 2}.1%}  {better}")
+        lines.append(f"{version:<12}{a:>{width + 2}.1%}{b:>{width + 2}.1%}{b - a:>+9.1%}  {better}")
+    where = {"all": "on all samples", "clean": "without label issues", "relabeled": "relabelled"}
     if table.attrs["ranking_changed"]:
-        lines.append("ranking changes once label issues are removed or relabelled")
+        signed = ", ".join(f"{gaps[v] * 100:+.1f} {where[v]}" for v in where)
+        lines.append(
+            f"ranking changes once label issues are removed or relabelled (B − A in points: "
+            f"{signed})"
+        )
+    elif np.isclose(gaps["all"], 0.0):
+        lines.append("ranking unchanged without the label issues (a tie on all samples)")
     else:
-        lines.append("ranking unchanged without the label issues")
+        ahead = run_b if gaps["all"] > 0 else run_a
+        size = {v: f"{abs(gaps[v]) * 100:.1f}" for v in where}
+        lines.append(
+            f"ranking unchanged without the label issues: {ahead} ahead by {size['all']} points "
+            f"on all samples, {size['clean']} without label issues, {size['relabeled']} relabelled"
+        )
     corrected = int(table["num_corrected"].iloc[0])
     lines.append(
         f"uncorrected: the samples whose label nobody corrected ({corrected} corrected left out)"
