@@ -354,7 +354,9 @@ function render({ model, el }) {
 
   const subscriptions = [
     api.subscribe("lassoExtend", ({ coordinates }) => {
-      lassoPolygon = coordinates;
+      // the lasso clears itself (an empty extend) just before it ends: keep the last real one,
+      // which is the polygon the selection was made with
+      if (coordinates && coordinates.length) lassoPolygon = coordinates.map((p) => [p[0], p[1]]);
     }),
     api.subscribe("select", ({ points }) => {
       const indices = Uint32Array.from(points);
