@@ -344,27 +344,27 @@ def _compare_section(store, run) -> str:
 
 
 def _annotators_section(store, run) -> str:
-    """Each annotator's quality (CROWDLAB over every journaled answer) and doubtful samples."""
-    from erroranalysis.analysis.consensus import (
-        LOW_CONSENSUS_FLAG,
-        answers_from_journal,
-        crowdlab_consensus,
-    )
+    """Each annotator's quality and the doubtful samples: the run's cached ``annotators``
+    analysis when it is up to date (the dashboard's tab shows the same table), else the same
+    analysis fitted now (not saved: writing a report never changes the store)."""
+    from erroranalysis.analysis.consensus import AnnotatorAgreement
 
     html = "<h2>Annotators</h2>"
-    answers = answers_from_journal(store)
-    if answers.empty or answers["annotator"].nunique() < 2:
+    if AnnotatorAgreement.is_cached(store, run):
+        info = run.load_artifact("annotators_info")
+        table = run.load_artifact("annotators")
+    else:
+        analysis = AnnotatorAgreement().fit(store, run)
+        info, table = analysis.info_, analysis.annotators_
+    if not info or int(info.get("num_annotators") or 0) < 2 or table is None or table.empty:
         return html + "<p>No import of several annotators' answers yet.</p>"
-    result = crowdlab_consensus(answers, store, run)
-    flags = store.flags()
-    doubtful = int((flags["flag"] == LOW_CONSENSUS_FLAG).sum()) if len(flags) else 0
     html += (
-        f"<p>{len(answers):,} answers by {answers['annotator'].nunique()} annotators on "
-        f"{answers['sample_id'].nunique():,} samples; consensus by {_esc(result.method)}; "
-        f"{doubtful:,} samples wait for a person (doubtful consensus, back in the annotator "
-        "queue).</p>"
+        f"<p>{int(info['num_answers']):,} answers by {int(info['num_annotators'])} annotators on "
+        f"{int(info['num_samples']):,} samples; consensus by {_esc(info['method'])}; "
+        f"{int(info['num_low_consensus']):,} samples wait for a person (doubtful consensus, "
+        "back in the annotator queue).</p>"
     )
-    table = result.annotators.rename(
+    table = table.rename(
         columns={"agreement_with_consensus": "agrees with consensus", "num_labeled": "answers"}
     )
     return html + _table(table, limit=100)

@@ -142,7 +142,14 @@ def test_three_annotators_consensus_applied_doubtful_ones_to_people(unlabelled, 
     assert len(journaled) == 3 * len(ids)
     quality = ea.annotator_quality(store)
     assert quality["annotator"].tolist() == list(ACCURACY)
-    html = ea.report(store, tmp_path / "report.html").read_text()
+    # the report shows the import's cached analysis (the dashboard's tab reads the same), so
+    # writing it computes no consensus again
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the report recomputed the consensus instead of reading the cache")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("erroranalysis.analysis.consensus.crowdlab_consensus", no_recompute)
+        html = ea.report(store, tmp_path / "report.html").read_text()
     section = html[html.index("<h2>Annotators</h2>") :]
     assert f"{len(doubtful):,} samples wait for a person" in section
     assert section.index("ana@example.com") < section.index("cy@example.com")
