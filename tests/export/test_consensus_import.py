@@ -142,6 +142,7 @@ def test_three_annotators_consensus_applied_doubtful_ones_to_people(unlabelled, 
     assert len(journaled) == 3 * len(ids)
     quality = ea.annotator_quality(store)
     assert quality["annotator"].tolist() == list(ACCURACY)
+
     # the report shows the import's cached analysis (the dashboard's tab reads the same), so
     # writing it computes no consensus again
     def no_recompute(*args, **kwargs):
