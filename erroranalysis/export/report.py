@@ -443,6 +443,11 @@ def report(
         f"predictions · written {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}"
     )
     sections.append(f'<p class="meta">{meta}</p><div class="cards">{card_html}</div>')
+    from erroranalysis.analysis.label_trust import run_label_issue_trust
+
+    trust = run_label_issue_trust(store, opened, frame) if "is_label_issue" in frame else None
+    if trust is not None and trust.warn:
+        sections.append(f'<p class="missing label-trust">{_esc(trust.message)}</p>')
     if not scanned:
         sections.append(f'<p class="missing">This run has no scan results: {SCAN_HINT}.</p>')
 

@@ -1,11 +1,15 @@
 """Issue table view: the scan's label issues, outliers and near-duplicates with their scores.
 
 Sortable (click a header), filterable by issue type, paged; a row click focuses the sample.
-Samples marked ``not_an_issue`` or ``reviewed`` can be hidden.
+Samples marked ``not_an_issue`` or ``reviewed`` can be hidden. When the run's model is too weak
+for its label-issue flags to mean much (:mod:`erroranalysis.analysis.label_trust`: Cohen's κ of
+predictions vs labels below 0.6), or its predictions are in-sample, a warning above the table
+says so.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -87,6 +91,9 @@ class IssueTable(View):
         )
         self.count = widgets.HTML()
         self.count.add_class("ea-issues-count")
+        self.trust_note = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.trust_note.add_class("ea-issues-trust")
+        self.trust = None
         self.prev_button = widgets.Button(description="◀", layout=widgets.Layout(width="40px"))
         self.next_button = widgets.Button(description="▶", layout=widgets.Layout(width="40px"))
         self.page_label = widgets.Label()
@@ -98,6 +105,7 @@ class IssueTable(View):
         self.hide_reviewed.observe(lambda _: self._filter(), "value")
         self.children = [
             self.message,
+            self.trust_note,
             widgets.HBox([self.issue, self.hide_reviewed, self.count]),
             self.table,
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
@@ -108,7 +116,37 @@ class IssueTable(View):
         self.descending = False
         if not available:
             self.show_message(f"No issue columns (is_label_issue, is_outlier, …) yet: {SCAN_HINT}.")
+        self._update_trust()
         self._filter(reset_sort=True)
+
+    # -- can the label-issue flags be trusted? -------------------------------------------
+    def _update_trust(self) -> None:
+        """Warn when the model is too weak (or in-sample) for its label-issue flags."""
+        from erroranalysis.analysis.label_trust import label_issue_trust
+
+        data = self.data
+        if data.pred_codes is None or not data.has("is_label_issue"):
+            self.trust = None
+        else:
+            flagged = int(data.frame["is_label_issue"].fillna(False).to_numpy(dtype=bool).sum())
+            info = getattr(data.run, "info", None) or {}
+            raw = info.get("out_of_sample")
+            self.trust = label_issue_trust(
+                data.label_codes,
+                data.pred_codes,
+                data.num_classes,
+                num_flagged=flagged,
+                out_of_sample=None if raw is None else bool(raw),
+            )
+        if self.trust is None or not self.trust.warn:
+            self.trust_note.value = ""
+            self.trust_note.layout.display = "none"
+            return
+        kind = "ea-trust-weak" if not self.trust.trusted else "ea-trust-caution"
+        self.trust_note.value = (
+            f'<div class="ea-message-text {kind}">{html.escape(self.trust.message)}</div>'
+        )
+        self.trust_note.layout.display = None
 
     # -- filtering and sorting -----------------------------------------------------------
     def columns(self) -> list[str]:
@@ -237,6 +275,8 @@ class IssueTable(View):
         self.table.focused = sample_id or ""
 
     def on_change(self, change: Change) -> None:
+        if len(change.label_positions):
+            self._update_trust()  # accuracy against the current labels moved
         if change.flags_changed and self.hide_reviewed.value:
             page = self.page
             self._filter()

@@ -179,3 +179,32 @@ def test_labels_changed_since_counts_undo_back_to_unlabelled(store):
     store.undo(event)
     assert labels_changed_since(store, version) == []
     assert labels_changed_since(store, event) == ["s00"]  # the undo changed it after `event`
+
+
+def test_report_says_when_label_issues_come_from_a_model_too_weak_to_trust(store, tmp_path):
+    predicted = _add_predictions(store)  # the fixture's random probabilities: near chance
+    labels = store.labels().astype(str).to_numpy()
+    accuracy = (predicted == labels).mean()
+    text = report(store, tmp_path / "r.html").read_text()
+    assert "Label-issue flags are not reliable for this run" in text
+    assert f"agrees with the labels on {accuracy:.1%} of 12 labelled samples" in text
+    assert "most of the 3 flagged samples" in text
+
+    # a model that agrees with the labels: no warning
+    k = store.num_classes
+    codes = np.asarray(store.label_codes())
+    probs = np.full((store.num_samples, k), 0.05, dtype=np.float32)
+    probs[np.arange(store.num_samples), codes] = 1 - 0.05 * (k - 1)
+    good = store.add_run("good", probs)
+    good.save_result(
+        "issues",
+        pd.DataFrame(
+            {
+                "predicted_label": np.asarray(store.classes)[codes],
+                "label_quality": probs.max(axis=1),
+                "is_label_issue": np.zeros(store.num_samples, dtype=bool),
+            }
+        ),
+    )
+    text = report(store, tmp_path / "good.html", run="good").read_text()
+    assert "not reliable" not in text and "label-trust" not in text

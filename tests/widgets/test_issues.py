@@ -82,3 +82,49 @@ def test_unscanned_store_shows_hint(unscanned_store):
     table = IssueTable(unscanned_store)
     assert "ea.scan(store)" in table.message.value
     assert table.table.rows == []
+
+
+def _weak_run(store, name="weak", out_of_sample=True):
+    """Add and scan a run whose predictions barely beat chance (about 45 % on 3 classes)."""
+    import erroranalysis as ea
+    from tests.stores import FAST_SCAN_PARAMS
+
+    rng = np.random.default_rng(1)
+    codes = np.asarray(store.label_codes())
+    probs = rng.dirichlet(np.ones(store.num_classes), size=store.num_samples)
+    right = rng.random(store.num_samples) < 0.25  # push the label up on a quarter of the samples
+    probs[right, codes[right]] += 1.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    embeddings = rng.normal(size=(store.num_samples, 8)).astype(np.float32)
+    store.add_run(
+        name, probs.astype(np.float32), embeddings=embeddings, out_of_sample=out_of_sample
+    )
+    ea.scan(store, run=name, progress=False, params=FAST_SCAN_PARAMS)
+    return name
+
+
+def test_a_weak_model_warns_that_its_label_issues_are_not_reliable(scanned_store):
+    strong = IssueTable(scanned_store)
+    assert strong.trust is not None and strong.trust.trusted
+    assert strong.trust_note.layout.display == "none" and strong.trust_note.value == ""
+
+    run = _weak_run(scanned_store)
+    table = IssueTable(scanned_store, run=run)
+    frame = scanned_store.frame(run)
+    accuracy = (frame["predicted_label"] == frame["label"]).mean()
+    flagged = int(frame["is_label_issue"].sum())
+    assert accuracy < 0.6 and flagged > 0
+    assert table.trust is not None and not table.trust.trusted
+    assert table.trust.kappa < 0.6
+    assert table.trust_note.layout.display is None  # shown, above the table
+    assert table.children.index(table.trust_note) < table.children.index(table.table)
+    text = table.trust_note.value
+    assert "ea-issues-trust" in table.trust_note._dom_classes and "ea-trust-weak" in text
+    assert "not reliable" in text and f"{accuracy:.1%}" in text
+    assert f"{flagged:,} flagged samples" in text and "κ = " in text
+
+
+def test_in_sample_predictions_are_a_caution(scanned_store):
+    run = _weak_run(scanned_store, name="in-sample", out_of_sample=False)
+    table = IssueTable(scanned_store, run=run)
+    assert "in-sample" in table.trust_note.value
