@@ -21,6 +21,7 @@ import pandas as pd
 from erroranalysis.errors import ErrorAnalysisError, ImportRefusedError, describe
 from erroranalysis.export._common import ExportRecord, list_records
 from erroranalysis.export.registry import AnnotationRow, get_reader
+from erroranalysis.store.identity import normalise_author
 
 __all__ = ["ImportSummary", "import_annotations", "read_annotations"]
 
@@ -440,6 +441,7 @@ def import_annotations(
         sample without the annotator who gave each (a CSV without its ``annotator`` column);
         nothing was applied.
     """
+    author = normalise_author(author)  # NaN / "nan" / "" name nobody: "annotator" stands in
     if consensus not in (None, "auto", "crowdlab", "majority"):
         raise ErrorAnalysisError(
             f"consensus must be 'auto', 'crowdlab', 'majority' or None, got {consensus!r}"

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from erroranalysis.errors import ErrorAnalysisError
+from erroranalysis.store.identity import normalise_author
 
 __all__ = [
     "AnnotationRow",
@@ -134,6 +135,11 @@ class AnnotationRow:
     given: str | None = None
     time: str | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        # every reader's annotator is an author of journal events: a missing name stays None,
+        # never the text "nan" / "None" / "<NA>" that spreadsheets and pandas write for it
+        self.annotator = normalise_author(self.annotator)
 
 
 def register_writer(name: str, writer: Callable[..., list[Path]]) -> None:

@@ -23,8 +23,11 @@ def default_author() -> str:
     leaves the host out where it has none.
     """
     try:
-        user = getpass.getuser()
+        # LOGNAME / USER as a container or a CI job sets them may be empty or "nan"
+        user = normalise_author(getpass.getuser())
     except (KeyError, OSError):  # no LOGNAME/USER and no passwd entry for the uid
+        user = None
+    if user is None:
         user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
     host = socket.gethostname().split(".")[0]
     return f"{user}@{host}" if host else user
