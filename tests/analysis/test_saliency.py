@@ -131,12 +131,11 @@ def test_cnn_grad_cam_peak_falls_on_the_planted_object(tmp_path):
     """Cross-validated resnet10t (2 folds, 32 px): each sample explained by the fold model that
     did not train on it; the peak must hit the object far more often than a random peak."""
     from erroranalysis.datasets import make_synthetic
-    from erroranalysis.ingest.cross_val import DEMO_LR
 
     data = make_synthetic(tmp_path / "data", n_samples=800, progress=False)
     store = data.create_store(tmp_path / "store")
     run = ea.cross_val_predict(
-        store, "resnet10t", folds=2, epochs=8, image_size=32, lr=DEMO_LR, run="cv", progress=False
+        store, "resnet10t", folds=2, epochs=8, image_size=32, lr=6e-3, run="cv", progress=False
     )
     source = run.info["parameters"]["model_source"]
     assert source["kind"] == "cross_val"

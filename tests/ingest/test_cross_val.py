@@ -171,6 +171,18 @@ def test_demo_settings_name_a_timm_model():
     assert cross_val.DEMO_EPOCHS >= 1 and cross_val.DEMO_BATCH_SIZE >= 1 and cross_val.DEMO_LR > 0
 
 
+def test_demo_settings_are_the_demo_full_stage():
+    """The DEMO_* constants describe the demo's full k-fold run, not an older model."""
+    from erroranalysis.datasets.demo import STAGES
+
+    names = ("model_name", "model_kwargs", "epochs", "image_size", "batch_size", "lr")
+    constants = (cross_val.DEMO_MODEL, cross_val.DEMO_MODEL_KWARGS, cross_val.DEMO_EPOCHS)
+    constants += (cross_val.DEMO_IMAGE_SIZE, cross_val.DEMO_BATCH_SIZE, cross_val.DEMO_LR)
+    assert {name: STAGES["full"][name] for name in names} == dict(
+        zip(names, constants, strict=True)
+    )
+
+
 def test_one_cycle_schedule():
     factor = cross_val._one_cycle(8, warmup=0.25)
     values = [factor(step) for step in range(8)]
