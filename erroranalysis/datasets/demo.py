@@ -53,6 +53,7 @@ __all__ = [
     "finish_demo",
     "is_demo_store",
     "load_demo_result",
+    "scratch_copy",
 ]
 
 #: Demo data size.
@@ -228,6 +229,76 @@ def is_demo_store(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder written by :func:`build_demo` (complete or not)."""
     path = Path(path)
     return (path / DEMO_FILE).is_file() or (path / DATA_DIR / "dataset.json").is_file()
+
+
+def scratch_copy(
+    source: str | os.PathLike | Store, destination: str | os.PathLike, overwrite: bool = False
+) -> Store:
+    """A private copy of a store to try things on, leaving the original's journal untouched.
+
+    The quickstart relabels, imports answers and retrains on such a copy, so running it writes
+    nothing into the store a person works in. Samples, runs, scan results and export records are
+    copied; the journal is copied with SQLite's online backup (consistent even while a dashboard
+    or an import writes to the original); the images are not copied: the copy reads them from
+    the original's image root. A demo's ``data/`` folder (images and planted truth) stays behind
+    for the same reason, so read the truth from the original (:attr:`DemoResult.truth_path`).
+
+    Parameters
+    ----------
+    source : path-like or Store
+        The store to copy (it is only read).
+    destination : path-like
+        The folder to create.
+    overwrite : bool
+        Replace ``destination`` when it is an earlier scratch copy (a folder holding a store).
+
+    Returns
+    -------
+    Store
+        The copy, open.
+
+    Raises
+    ------
+    StoreExistsError
+        If ``destination`` exists (and ``overwrite`` is False, or it is not a store).
+    ErrorAnalysisError
+        If ``source`` is not a store.
+    """
+    import sqlite3
+
+    from erroranalysis.store import Store
+
+    source = Path(getattr(source, "path", source))
+    destination = Path(destination)
+    if not (source / "store.json").is_file():
+        raise ErrorAnalysisError(f"{source} is not a store (it has no store.json)")
+    if destination.resolve() == source.resolve():
+        raise ErrorAnalysisError(f"a scratch copy cannot replace its source {source}")
+    if destination.exists():
+        if not overwrite or not (destination / "store.json").is_file():
+            raise StoreExistsError(
+                f"{destination} already exists; choose another folder"
+                + (" or pass overwrite=True" if (destination / "store.json").is_file() else "")
+            )
+        shutil.rmtree(destination)
+    skipped = {"journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", DATA_DIR, ".work"}
+    shutil.copytree(
+        source,
+        destination,
+        ignore=lambda folder, names: skipped & set(names) if Path(folder) == source else set(),
+    )
+    original = sqlite3.connect(
+        f"{(source / 'journal.sqlite').resolve().as_uri()}?mode=ro", uri=True
+    )
+    try:
+        copy = sqlite3.connect(destination / "journal.sqlite")
+        try:
+            original.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        original.close()
+    return Store.open(destination)
 
 
 def demo_defaults(stage: str = "full") -> dict[str, Any]:
