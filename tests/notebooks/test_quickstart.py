@@ -132,7 +132,7 @@ def test_quickstart_without_a_store_says_how_to_build_one(tmp_path):
     with pytest.raises(CellExecutionError) as raised:
         _execute({"ERRORANALYSIS_STORE": str(missing), "ERRORANALYSIS_WORKDIR": ""}, tmp_path)
     message = str(raised.value)
-    assert "FileNotFoundError" in message and str(missing) in message
+    assert "StoreNotFoundError" in message and str(missing) in message
     assert "make demo" in message
     assert not missing.exists()  # nothing was built
     assert sorted(p.name for p in tmp_path.iterdir()) == []
