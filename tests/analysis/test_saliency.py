@@ -91,6 +91,60 @@ def test_vit_at_two_input_sizes_matches_a_hand_computed_grad_cam(small_store, si
     assert all(p.requires_grad for p in model.parameters())
 
 
+def _manual_cnn_cam(model, layer, batch, classes, nhwc=False):
+    """Grad-CAM by hand on a feature map (NCHW, or NHWC permuted): full autograd."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    saved = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: saved.__setitem__("a", out))
+    try:
+        out = model(batch)
+        saved["a"].retain_grad()
+        out[torch.arange(len(classes)), torch.tensor(classes)].sum().backward()
+    finally:
+        handle.remove()
+    acts, grads = saved["a"].detach(), saved["a"].grad
+    if nhwc:
+        acts, grads = acts.permute(0, 3, 1, 2), grads.permute(0, 3, 1, 2)
+    weights = grads.mean((2, 3), keepdim=True)
+    cam = torch.relu((weights * acts).sum(1)).numpy()
+    return scale_cam_image(scale_cam_image(cam, (batch.shape[-1], batch.shape[-2])))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "size", "layer", "nhwc"),
+    [
+        # ConvNeXt at a non-square input: stage 3 has 3 cells on the short side (< 4): stage 2
+        ("test_convnext", {}, (128, 96), "stages.2", False),
+        # Swin's stages give NHWC maps (output_fmt), transposed to NCHW for Grad-CAM
+        (
+            "swin_tiny_patch4_window7_224",
+            {"embed_dim": 24, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 1, 1), "img_size": 112},
+            (112, 112),
+            "layers.2",
+            True,
+        ),
+    ],
+)
+def test_convnext_and_swin_match_a_hand_computed_grad_cam(
+    small_store, name, kwargs, size, layer, nhwc
+):
+    store, _ = small_store
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, num_classes=store.num_classes, **kwargs)
+    model = model.eval()
+    assert (str(getattr(model, "output_fmt", "NCHW")).upper() == "NHWC") is nhwc
+    ea.register_model(store, "external", model, transform=_transform(*size))
+    ids = list(store.sample_ids[:3])
+    maps = ea.explain(store, ids, run="external", cache=False)
+    assert maps.layers == [layer] * 3
+    assert maps.predicted_maps.shape == (3, *size)
+    batch = torch.stack([_transform(*size)(ea.load_image(store.image_path(s))) for s in ids])
+    predicted = np.asarray(store.run("external").probs[:3]).argmax(1)
+    expected = _manual_cnn_cam(model, model.get_submodule(layer), batch, predicted.tolist(), nhwc)
+    np.testing.assert_allclose(maps.predicted_maps, expected, atol=2e-3)
+
+
 def test_model_without_spatial_features_gets_a_clear_message(small_store):
     store, _ = small_store
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, store.num_classes))
