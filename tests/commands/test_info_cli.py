@@ -65,3 +65,19 @@ def test_the_api_says_a_missing_store_does_not_exist(tmp_path):
         ea.Store.open(tmp_path / "file")
     with pytest.raises(StoreFormatError, match=r"no store\.json"):
         ea.Store.open(tmp_path)
+
+
+def test_info_accuracy_counts_labelled_samples_only(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    import erroranalysis as ea
+
+    labels = ["cat", "dog", None, None, "cat", "dog"]  # two samples not labelled yet
+    samples = pd.DataFrame({"sample_id": [f"u{i}" for i in range(6)], "label": labels})
+    store = ea.Store.create(tmp_path / "store", classes=["cat", "dog"], samples=samples)
+    run = store.add_run("r", np.full((6, 2), 0.5, dtype=np.float32))
+    predicted = ["cat", "dog", "cat", "dog", "dog", "dog"]  # 3 of the 4 labelled right
+    run.save_result("predicted", pd.DataFrame({"predicted_label": predicted}))
+    assert main(["info", str(store.path)]) == 0
+    assert "accuracy 75.0% of 4 labelled" in capsys.readouterr().out
