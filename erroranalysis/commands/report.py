@@ -14,6 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--run", default=None, help="run to report (default: latest)")
     parser.add_argument("--top", type=int, default=24, help="thumbnails of the top N candidates")
+    parser.add_argument(
+        "--saliency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="compute Grad-CAM maps of the first N candidates (loads the run's model); cached "
+        "maps are always shown",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     from erroranalysis.store import Store
 
     store = Store.open(args.store)
-    path = report(store, args.output, run=args.run, top=args.top)
+    path = report(store, args.output, run=args.run, top=args.top, saliency=args.saliency)
     print(f"wrote {path}")
     return 0

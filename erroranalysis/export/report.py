@@ -42,6 +42,8 @@ table.ea th{background:#f6f8fa}table.ea td:first-child,table.ea th:first-child{t
 .thumbs{display:flex;flex-wrap:wrap;gap:10px}
 .thumb{width:132px;font-size:.75em;border:1px solid #d0d7de;border-radius:6px;padding:4px;word-break:break-all}
 .thumb img{width:124px;height:124px;object-fit:contain;background:#f6f8fa;image-rendering:pixelated}
+.thumb.wide{width:auto}
+.thumb img.saliency{margin-left:4px}
 .missing{color:#9a6700;background:#fff8c5;padding:6px 10px;border-radius:6px}
 """
 
@@ -110,7 +112,7 @@ def _thumbnail(store, sample_id: str, size: int = 124) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _thumbs(store, frame: pd.DataFrame, caption) -> str:
+def _thumbs(store, frame: pd.DataFrame, caption, extra: dict[str, str] | None = None) -> str:
     if frame.empty:
         return "<p>None.</p>"
     cards = []
@@ -119,8 +121,48 @@ def _thumbs(store, frame: pd.DataFrame, caption) -> str:
         image = (
             f'<img src="{uri}" alt="{_esc(row["sample_id"])}">' if uri else "<div>(no image)</div>"
         )
-        cards.append(f'<div class="thumb">{image}<div>{caption(row)}</div></div>')
+        more = (extra or {}).get(row["sample_id"], "")
+        wide = " wide" if more else ""
+        cards.append(f'<div class="thumb{wide}">{image}{more}<div>{caption(row)}</div></div>')
     return f'<div class="thumbs">{"".join(cards)}</div>'
+
+
+def _png_uri(pixels: np.ndarray) -> str:
+    """A base64 PNG data URI of an (H, W, 3) uint8 array."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _saliency_uris(store, run, sample_ids: list[str], compute: int) -> dict[str, str]:
+    """Grad-CAM overlays (predicted class, current label) of the samples whose maps exist.
+
+    The maps the inspector computed are cached per run, so the report shows them without loading
+    the model; ``compute`` more (the first ones) are computed now, loading the run's model
+    (:func:`erroranalysis.explain`), and cached for the next report and the inspector.
+    """
+    from erroranalysis.analysis.saliency import explain
+
+    if compute > 0 and sample_ids:
+        explain(store, sample_ids[:compute], run=run)
+    uris: dict[str, str] = {}
+    for sid in sample_ids:
+        found = explain(store, [sid], run=run, compute=False)
+        if found is None:
+            continue
+        parts = [_png_uri(found.overlay(0, "predicted"))]
+        if found.given[0] is not None and found.given[0] != found.predicted[0]:
+            parts.append(_png_uri(found.overlay(0, "given")))
+        uris[sid] = "".join(
+            f'<img class="saliency" src="{uri}" alt="Grad-CAM {which} {_esc(sid)}" '
+            f'title="Grad-CAM: {which}">'
+            for uri, which in zip(
+                parts, (f"predicted {found.predicted[0]}", f"label {found.given[0]}"), strict=False
+            )
+        )
+    return uris
 
 
 def _confusion_figure(matrix: pd.DataFrame) -> Any:
@@ -376,6 +418,7 @@ def report(
     run=None,
     top: int = 24,
     title: str | None = None,
+    saliency: int = 0,
 ) -> Path:
     """Write a self-contained static HTML report of a run.
 
@@ -383,8 +426,9 @@ def report(
     slices, evaluation with and without the suspected label errors, thumbnails of the top relabel
     candidates and of the weak spots, the comparison with the latest other run (2×2 table,
     per-class accuracy deltas, ranking of all runs) when the store has two runs or more, and the
-    annotators' quality when several annotators' answers were imported. Everything comes from the scan's cached results; missing
-    parts say to run the scan.
+    annotators' quality when several annotators' answers were imported. Everything comes from
+    the scan's cached results (missing parts say to run the scan), Grad-CAM maps from the run's
+    cache unless ``saliency`` asks for more.
 
     Parameters
     ----------
@@ -396,6 +440,11 @@ def report(
     top : int
         How many relabel candidates to show as thumbnails.
     title : str, optional
+    saliency : int
+        Grad-CAM maps: every relabel candidate whose maps are cached (the inspector caches what
+        it computes) shows them beside its thumbnail (predicted class, then the current label);
+        with ``saliency=N`` the first N candidates' maps are computed now, which loads the run's
+        model (:func:`erroranalysis.explain`; a run must record its model).
 
     Returns
     -------
@@ -496,6 +545,12 @@ def report(
         from erroranalysis.export.candidates import select_candidates
 
         candidates = select_candidates(store, run=opened.name, limit=top)
+        maps = _saliency_uris(store, opened, candidates["sample_id"].tolist(), saliency)
+        if maps:
+            sections.append(
+                f"<p>Grad-CAM beside {len(maps)} of them: where the model looked for its "
+                "prediction, and for the current label where they differ.</p>"
+            )
 
         def caption(row) -> str:
             suggestion = row.get("suggested_label")
@@ -505,7 +560,7 @@ def report(
                 + f"<br>quality {float(row['label_quality']):.3f}"
             )
 
-        sections.append(_thumbs(store, candidates, caption))
+        sections.append(_thumbs(store, candidates, caption, maps))
     else:
         sections.append(f'<p class="missing">No label issues cached: {SCAN_HINT}.</p>')
 

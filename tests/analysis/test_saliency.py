@@ -209,3 +209,30 @@ def test_cnn_grad_cam_peak_falls_on_the_planted_object(tmp_path):
     hit_rate, chance_rate = float(np.mean(hits)), float(np.mean(chance))
     print(f"peak on object: {hit_rate:.3f} (random peak {chance_rate:.3f})")
     assert hit_rate >= 1.5 * chance_rate
+
+
+@pytest.mark.filterwarnings("ignore::erroranalysis.analysis.label_issues.InSampleWarning")
+def test_report_shows_grad_cam_beside_the_candidates(small_store, tmp_path):
+    """``saliency=N`` computes the first N candidates' maps; a later report shows every cached
+    map without loading the model (the inspector's maps land in the same cache)."""
+    from erroranalysis.cli import main
+
+    store, _ = small_store
+    ea.predict(store, "resnet18", run="r18-report", image_size=32, progress=False)
+    ea.scan(store, run="r18-report", progress=False, params={"projection": {"method": "pca"}})
+    marker = 'class="saliency" src="data:image/png;base64,'
+    plain = ea.report(store, tmp_path / "plain.html", run="r18-report", top=4).read_text()
+    assert marker not in plain  # nothing cached yet, nothing computed
+    assert main(["report", str(store.path), "-o", str(tmp_path / "cam.html"),
+                 "--run", "r18-report", "--top", "4", "--saliency", "2"]) == 0  # fmt: skip
+    text = (tmp_path / "cam.html").read_text()
+    assert text.count('<div class="thumb wide">') == 2 and "Grad-CAM beside 2 of them" in text
+    assert text.count(marker) >= 2  # the predicted class's map, and the label's where it differs
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a report of cached maps loaded the model")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("erroranalysis.ingest.run_model.load_run_model", no_model)
+        again = ea.report(store, tmp_path / "again.html", run="r18-report", top=4).read_text()
+    assert again.count('<div class="thumb wide">') == 2
