@@ -75,6 +75,8 @@ REGISTRY: dict[str, str] = {
     "gradcam": "bench.gradcam",
     "projection": "bench.projection",
     "ray": "bench.ray_engine",
+    "tables_scale": "bench.tables_scale",
+    "scatter_render": "bench.scatter_render",
 }
 
 #: Wall-clock limit of one module run in a child process (seconds); the environment variable
