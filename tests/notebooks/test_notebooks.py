@@ -2,8 +2,9 @@
 
 Each notebook opens ``ERRORANALYSIS_STORE``; it is pointed at a copy of a small store with a run
 and images that was scanned once here (so the notebook's own ``ea.scan`` finds its results
-cached), which keeps the run short, plus a private working folder. The quickstart is executed by
-``test_quickstart.py`` instead, on a demo store (two runs and the planted truth), once.
+cached), which keeps the run short, plus a private working folder. On such a store (not the demo)
+the quickstart skips its retraining; ``test_quickstart.py`` runs it on a demo store (two runs and
+the planted truth) as well.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
-#: Executed elsewhere (``test_quickstart.py``, on a demo store).
-ON_THEIR_OWN = {"quickstart"}
-EXECUTED = [path for path in NOTEBOOKS if path.stem not in ON_THEIR_OWN]
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -59,7 +57,7 @@ def _execute(notebook_path: Path, workdir: Path, env: dict[str, str]) -> nbforma
     return notebook
 
 
-@pytest.mark.parametrize("notebook_path", EXECUTED, ids=[p.stem for p in EXECUTED])
+@pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(notebook_path, scanned_store_dir, tmp_path):
     shutil.copytree(scanned_store_dir, tmp_path / "data", symlinks=True)
     env = {
