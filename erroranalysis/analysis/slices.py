@@ -46,6 +46,7 @@ __all__ = [
     "Slices",
     "benjamini_hochberg",
     "rank_slices",
+    "slice_frame",
     "slice_mask",
     "slice_masks",
     "slice_table",
@@ -378,6 +379,23 @@ def slice_mask(frame: pd.DataFrame, row: pd.Series | dict[str, Any]) -> np.ndarr
             frame, second, row["kind2"], row["value2"], row.get("low2"), row.get("high2")
         )
     return mask
+
+
+def slice_frame(store: Store, run: Run) -> pd.DataFrame:
+    """The columns slices are defined on, one row per sample, in the store's order.
+
+    The store's metadata, then each image property (``image_properties`` result, when cached)
+    that no metadata column of the same name shadows: a metadata ``blur`` (``none`` / ``heavy``)
+    stays the metadata, where ``store.frame(run)`` would show the property's Laplacian variance
+    under that name and a ``blur=heavy`` slice would match no sample.
+    """
+    frame = store.samples.reset_index(drop=True).copy()
+    properties = run.load_result("image_properties")
+    if properties is not None and len(properties) == len(frame):
+        for column in PROPERTY_COLUMNS:
+            if column in properties.columns and column not in frame.columns:
+                frame[column] = properties[column].to_numpy()
+    return frame
 
 
 def slice_masks(frame: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:

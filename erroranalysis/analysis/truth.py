@@ -155,14 +155,11 @@ def score_detection(
     subgroups = truth["subgroup"].fillna("").astype(str)
     names = sorted(set(subgroups) - {""})
     if isinstance(slices, pd.DataFrame) and names:
-        from erroranalysis.analysis.slices import slice_mask
+        from erroranalysis.analysis.slices import slice_frame, slice_mask
 
-        properties = run.load_result("image_properties")
-        table = frame.copy()
-        if properties is not None:
-            for column in properties.columns:
-                if column not in table:
-                    table[column] = properties[column].to_numpy()
+        # the columns as the slices saw them: store.frame(run) shadows a metadata column with a
+        # result's column of the same name (the demo's `blur` metadata by the Laplacian variance)
+        table = slice_frame(store, run)
         masks = []
         for _, row in slices.iterrows():
             try:

@@ -140,3 +140,30 @@ def test_broad_bin_holding_a_weak_subgroup_ranks_after_it_and_pairs_need_evidenc
         (tiny & (camera == "b")).sum()
     )
     assert ranked["q_value"].between(0, 1).all() and (ranked["q_value"] >= ranked["p_value"]).all()
+
+
+def test_a_metadata_column_named_like_an_image_property_is_scored_as_metadata(tmp_path):
+    """The demo's ``blur`` metadata (none/heavy) vs the image property ``blur`` (a number).
+
+    ``store.frame(run)`` shows the property under that name; the subgroup ``blur=heavy`` must
+    still be matched by its slice (before: Jaccard 0, another slice named as its best match).
+    """
+    from erroranalysis.analysis.slices import Slices, slice_frame
+    from erroranalysis.analysis.truth import score_detection
+    from tests.analysis.helpers import planted
+
+    samples, probs, _, truth = planted(n=400, seed=3)
+    samples["blur"] = np.where(samples["source"] == "rare", "heavy", "none")
+    samples = samples.drop(columns=["source"])
+    store = ea.Store.create(tmp_path / "s", classes=["ant", "bee", "cow", "dog"], samples=samples)
+    store.add_run("r", probs)
+    run = store.run("r")
+    sharpness = np.random.default_rng(0).uniform(100, 900, 400)
+    run.save_result("image_properties", pd.DataFrame({"blur": sharpness}))
+    assert pd.api.types.is_numeric_dtype(store.frame(run)["blur"])  # the shadowing
+    assert slice_frame(store, run)["blur"].tolist() == samples["blur"].tolist()
+    fitted = Slices(pairs=False).fit(store, run)
+    fitted.save(store, run)
+    truth["subgroup"] = np.where(samples["blur"] == "heavy", "heavy_blur", "")
+    found = score_detection(store, run, truth)["subgroups"]["heavy_blur"]
+    assert (found["slice"], found["jaccard"], found["rank"]) == ("blur=heavy", 1.0, 1)
