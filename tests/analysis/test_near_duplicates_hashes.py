@@ -94,3 +94,38 @@ def test_planted_copies_of_generated_images_keep_their_hash(tmp_path):
     others = hash_distance(codes[:, None], codes[None, :])[np.triu_indices(200, 1)]
     assert (planted <= DEFAULT_HASH_BITS).mean() >= 0.7  # 3 of the 4 planted pairs here
     assert (others <= DEFAULT_HASH_BITS).mean() <= 0.01
+
+
+def test_each_statistic_has_its_own_tolerance():
+    """A copy keeps its exposure within 5 %, its entropy within 10 %, its sharpness within 30 %;
+    another picture of one shape on a flat background that shares the hash differs in one."""
+    from erroranalysis.analysis.near_duplicates import DEFAULT_TOLERANCES
+
+    _, features, hashes = _cloud(2)
+    _, _, info = near_duplicate_sets(features, k=10, threshold=0.13)
+    features[1] = features[0] + 0.3 * info["median_nn_distance"] / np.sqrt(3)
+    hashes[1] = f"{int(hashes[0], 16) ^ 0b111:016x}"
+    columns = ["brightness", "contrast", "pixel_entropy", "blur"]
+    limits = [DEFAULT_TOLERANCES[c] for c in columns]
+    statistics = np.tile([0.5, 0.2, 5.0, 600.0], (len(features), 1))
+    statistics[1] = [0.52, 0.191, 5.3, 700.0]  # 4 %, 4.5 %, 6 %, 14 % apart
+
+    def paired(stats, tolerance=limits):
+        set_id = near_duplicate_sets(
+            features, 10, 0.13, hashes, statistics=stats, tolerance=tolerance
+        )[0]
+        return bool(set_id[0] >= 0 and set_id[0] == set_id[1])
+
+    assert paired(statistics)
+    sharper = statistics.copy()
+    sharper[1, 3] = 1200.0  # twice as sharp: 50 % apart
+    assert not paired(sharper)
+    assert paired(sharper, [0.05, 0.05, 0.10, 0.6])
+    busier = statistics.copy()
+    busier[1, 2] = 6.0  # entropy 17 % apart
+    assert not paired(busier)
+    assert not paired(statistics, 0.05)  # one tolerance for all: the sharpness is 14 % apart
+    with pytest.raises(AnalysisError, match="tolerances must be non-negative"):
+        paired(statistics, [0.05, 0.05, -0.1, 0.3])
+    with pytest.raises(ValueError):
+        paired(statistics, [0.05, 0.05])  # one per column
