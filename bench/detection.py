@@ -104,21 +104,23 @@ def digits_lookalike(noise: float, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def _demo_parts():
+def _demo_parts(path: Path | None = None):
+    """The demo store at ``path`` (default :data:`DEMO_STORE`), its full run and truth table."""
     import pandas as pd
 
     import erroranalysis as ea
 
-    store = ea.Store.open(DEMO_STORE)
+    path = DEMO_STORE if path is None else Path(path)
+    store = ea.Store.open(path)
     run = store.run("demo") if "demo" in store.runs() else store.run()
-    truth = pd.read_parquet(DEMO_STORE / "data" / "truth.parquet").set_index("sample_id")
+    truth = pd.read_parquet(path / "data" / "truth.parquet").set_index("sample_id")
     truth = truth.reindex(store.sample_ids)
     return store, run, truth
 
 
-def demo() -> dict[str, Any]:
+def demo(path: Path | None = None) -> dict[str, Any]:
     """The demo store's own run against its truth table."""
-    store, run, truth = _demo_parts()
+    store, run, truth = _demo_parts(path)
     labels = np.asarray(store.label_codes(), dtype=np.int64)
     probs = np.asarray(run.probs, dtype=np.float32)
     ensemble = [probs]
@@ -143,11 +145,11 @@ def demo() -> dict[str, Any]:
     }
 
 
-def demo_relabelled(rates: str, seed: int = 0) -> dict[str, Any]:
+def demo_relabelled(rates: str, seed: int = 0, path: Path | None = None) -> dict[str, Any]:
     """The demo images with new noisy labels, heads trained on the demo CNN's embeddings."""
     from erroranalysis.datasets.synthetic import CLASSES, LOOKALIKES
 
-    store, run, truth = _demo_parts()
+    store, run, truth = _demo_parts(path)
     keep = ~truth["is_outlier"].fillna(False).to_numpy(dtype=bool)
     index = {name: i for i, name in enumerate(store.classes)}
     true = truth["true_label"][keep].map(index).to_numpy(dtype=np.int64)
@@ -307,23 +309,23 @@ def _top_hits(score: np.ndarray, planted: np.ndarray, fraction: float = 0.02) ->
     return int(planted[np.argsort(-np.asarray(score), kind="stable")[:top]].sum())
 
 
-def problems() -> str:
+def problems(path: Path | None = None) -> str:
     """Markdown: each outlier part and combination, near-duplicate rules and slice rankings."""
     import pandas as pd
 
     from erroranalysis.analysis import outliers as O
     from erroranalysis.analysis._common import reduce_features
     from erroranalysis.analysis.near_duplicates import NearDuplicates, near_duplicate_sets
-    from erroranalysis.analysis.slices import Slices, slice_mask
+    from erroranalysis.analysis.slices import Slices, slice_frame, slice_mask
     from erroranalysis.analysis.truth import _false_pairs
 
-    store, run, truth = _demo_parts()
+    store, run, truth = _demo_parts(path)
     n = store.num_samples
     planted = truth["is_outlier"].fillna(False).to_numpy(dtype=bool)
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         _PROBLEMS_BEGIN,
-        f"- date: {now}; demo store {DEMO_STORE.name} (run {run.name!r}, {n} images)",
+        f"- date: {now}; demo store {Path(path or DEMO_STORE).name} (run {run.name!r}, {n} images)",
         f"- machine: {machine_description()}",
         "",
         f"Outliers: planted outliers ({int(planted.sum())}) in the top 2 % by score; "
@@ -377,32 +379,47 @@ def problems() -> str:
         + " |",
         "| Datalab radius 0.3 | " + pairs(near_duplicate_sets(features, 10, 0.3)[0]) + " |",
     ]
-    statistics = properties[["brightness", "contrast"]].to_numpy(dtype=np.float64)
-    for bits, radius, tolerance in (
+    # (hash bits, radius, tolerances: brightness and contrast, pixel entropy, sharpness (blur))
+    rules = (
         (6, 0.3, None),
-        (8, 0.5, None),
-        (6, 0.3, 0.05),
-        (8, 0.3, 0.05),
-        (8, 0.5, 0.05),
-        (6, 0.75, 0.05),
-        (10, 0.5, 0.05),
-        (8, 0.4, 0.04),
-    ):
+        (10, 1.0, None),
+        (6, 0.75, (0.05, None, None)),  # the default before (chosen on a resnet10t build)
+        (10, 1.0, (0.05, None, None)),
+        (10, 1.0, (0.05, 0.10, None)),
+        (10, 1.0, (0.05, None, 0.30)),
+        (10, 1.0, (0.05, 0.05, 0.30)),
+        (10, 1.0, (0.05, 0.15, 0.30)),
+        (10, 1.0, (0.05, 0.10, 0.20)),
+        (10, 1.0, (0.05, 0.10, 0.50)),
+        (6, 1.0, (0.05, 0.10, 0.30)),
+        (8, 1.0, (0.05, 0.10, 0.30)),
+        (12, 1.0, (0.05, 0.10, 0.30)),
+        (10, 0.5, (0.05, 0.10, 0.30)),
+        (10, 2.0, (0.05, 0.10, 0.30)),
+        (10, 1.0, (0.05, 0.10, 0.30)),
+    )
+    for bits, radius, tolerances in rules:
         label = f"hash ≤ {bits} bits, radius {radius}"
-        if tolerance is not None:
-            label += f", brightness and contrast within {tolerance:.0%}"
-        if (bits, radius, tolerance) == (6, 0.75, 0.05):
+        stats = limits = None
+        if tolerances is not None:
+            names = ["brightness", "contrast", "pixel_entropy", "blur"]
+            values = [tolerances[0], tolerances[0], *tolerances[1:]]
+            kept = [(c, v) for c, v in zip(names, values, strict=True) if v is not None]
+            stats = properties[[c for c, _ in kept]].to_numpy(dtype=np.float64)
+            limits = [v for _, v in kept]
+            label += f", brightness and contrast within {tolerances[0]:.0%}"
+            if tolerances[1] is not None:
+                label += f", entropy {tolerances[1]:.0%}"
+            if tolerances[2] is not None:
+                label += f", sharpness {tolerances[2]:.0%}"
+        if (bits, radius, tolerances) == (10, 1.0, (0.05, 0.10, 0.30)):
             label = f"**{label} (default)**"
-        stats = None if tolerance is None else statistics
         set_id = near_duplicate_sets(
-            features, 10, 0.13, hashes, bits, radius, stats, tolerance or 0.0
+            features, 10, 0.13, hashes, bits, radius, stats, limits if limits else 0.0
         )[0]
         lines.append(f"| {label} | {pairs(set_id)} |")
 
-    frame = store.samples.copy()
-    for column in properties.columns:
-        if column not in frame:
-            frame[column] = properties[column].to_numpy()
+    frame = slice_frame(store, run)
     subgroup = truth["subgroup"].fillna("").astype(str)
     names = sorted(set(subgroup) - {""})
 

@@ -62,15 +62,13 @@ def test_default_ranking_recall_on_digits_lookalike_flips_is_locked():
 
 
 @pytest.mark.slow
-def test_default_ranking_recall_on_the_demo_is_locked():
+def test_default_ranking_recall_on_the_demo_is_locked(demo_store):
     """The full demo store (EA_DEMO_STORE): measured 0.79 recall@k, 0.78 precision."""
-    from bench.detection import DEMO_STORE, demo, measure
+    from bench.detection import demo, measure
 
-    if not (DEMO_STORE / "data" / "truth.parquet").is_file():
-        pytest.skip(f"no demo store at {DEMO_STORE}; build one with `erroranalysis demo --no-lab`")
-    store = ea.Store.open(DEMO_STORE)
+    store = ea.Store.open(demo_store)
     if store.num_samples != 2000:
         pytest.skip("the lock is for the default 2,000-image demo")
-    results = {(r["method"], r["variant"]): r for r in measure(demo())}
+    results = {(r["method"], r["variant"]): r for r in measure(demo(demo_store))}
     default = results[(DEFAULT_RANKING, "single")]
     assert default["recall_at_k"] == pytest.approx(0.79, abs=0.08)

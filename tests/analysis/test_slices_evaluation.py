@@ -167,3 +167,30 @@ def test_a_metadata_column_named_like_an_image_property_is_scored_as_metadata(tm
     truth["subgroup"] = np.where(samples["blur"] == "heavy", "heavy_blur", "")
     found = score_detection(store, run, truth)["subgroups"]["heavy_blur"]
     assert (found["slice"], found["jaccard"], found["rank"]) == ("blur=heavy", 1.0, 1)
+
+
+def test_a_milder_subgroup_ranks_next_once_the_weakest_is_taken_out():
+    """Sequential covering: M (80 % right) is not weak against the overall 85 %, but against the
+    93 % of the samples the weakest subgroup S (10 %) leaves; the broad bin B, weak only through
+    the S images it holds, comes after it (before: B, redundant, ranked above M)."""
+    from erroranalysis.analysis.slices import slice_masks
+
+    group = np.array(["S"] * 100 + ["M"] * 100 + ["R"] * 800)
+    broad = np.array(["yes"] * 100 + ["no"] * 100 + ["yes"] * 200 + ["no"] * 600)
+    correct = np.zeros(1000, dtype=bool)
+    correct[:10] = True  # S: 10 of 100
+    correct[100:180] = True  # M: 80 of 100
+    correct[200:960] = True  # R: 760 of 800
+    frame = pd.DataFrame({"group": group, "broad": broad})
+    labels = np.zeros(1000, dtype=np.int64)
+    predicted = np.where(correct, 0, 1)
+    table = slice_table(frame, labels, predicted, ["group", "broad"], [])
+    overall = float(correct.mean())
+    assert overall == pytest.approx(0.85)
+    ranked = rank_slices(table, overall, slice_masks(frame, table), correct)
+    names = ranked["slice"].tolist()
+    assert names[:3] == ["group=S", "group=M", "broad=yes"]
+    m = ranked.iloc[1]
+    assert m["ci_high"] > overall and bool(m["weak"]) and not bool(m["redundant"])
+    assert bool(ranked.iloc[2]["redundant"])
+    assert not bool(rank_slices(table, overall).set_index("slice").loc["group=M", "weak"])
