@@ -4,7 +4,7 @@ The store is ``EA_DEMO_STORE`` or, when that is not set, one that ``tests/confte
 in the background (``erroranalysis demo --no-lab``) while the rest of the suite runs; these tests
 run last. Measured 2026-12-03 on the 32-px ``test_resnet`` demo (BENCHMARKS.md, "Outliers,
 near-duplicates and weak slices"): 20 of 20 planted outliers in the top 2 %, 25 of 26 planted
-near-duplicate pairs with 2 of 48 flagged pairs false, the four weak subgroups ranked 1-4, all
+near-duplicate pairs with 3 of 49 flagged pairs false, the four weak subgroups ranked 1-4, all
 significant. Reads the cached predictions only.
 """
 
