@@ -37,7 +37,9 @@ from bench._common import format_table, row
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL, IMAGE_SIZE, BATCH, SHARD = "resnet10t", 32, 128, 2048
-#: Store sizes per mode (20,000 images take a few minutes per engine on the 2-core machine).
+#: Store sizes per mode. On the 2-core machine at load 11-18 the full mode took 19 min and
+#: ``--quick`` 10 min (mostly fixed costs: imports, cluster start, actor start), more than the
+#: harness's default limits: run it with ``EA_BENCH_MODULE_TIMEOUT=2400``.
 SIZES = {True: (200, 2000), False: (2000, 20000)}
 _CGROUP_ROOT = Path("/sys/fs/cgroup/cpuacct")
 
