@@ -96,6 +96,9 @@ def _end_session(process: subprocess.Popen, grace: float = 20.0) -> None:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _session_pids(process.pid):  # zombies being reaped
+        time.sleep(0.1)
 
 
 class RayCluster:
@@ -300,11 +303,12 @@ class RayCluster:
 
     def stop(self) -> None:
         """End the worker node, the head and every process of their sessions."""
+        # Short grace: on SIGTERM a head drains for up to 30 s, pointless for a throwaway cluster.
         if self.worker is not None:
-            _end_session(self.worker, grace=5.0)
+            _end_session(self.worker, grace=3.0)
             self.worker = None
         if self.process is not None:
-            _end_session(self.process)
+            _end_session(self.process, grace=3.0)
             self.process = None
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
