@@ -402,8 +402,8 @@ def slice_frame(store: Store, run: Run) -> pd.DataFrame:
 
     The store's metadata, then each image property (``image_properties`` result, when cached)
     that no metadata column of the same name shadows: a metadata ``blur`` (``none`` / ``heavy``)
-    stays the metadata, where ``store.frame(run)`` would show the property's Laplacian variance
-    under that name and a ``blur=heavy`` slice would match no sample.
+    stays the metadata, as in ``store.frame(run)`` (which joins the property as
+    ``image_properties.blur``), so a ``blur=heavy`` slice matches the same samples there.
     """
     frame = store.samples.reset_index(drop=True).copy()
     properties = run.load_result("image_properties")

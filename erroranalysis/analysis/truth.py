@@ -157,8 +157,7 @@ def score_detection(
     if isinstance(slices, pd.DataFrame) and names:
         from erroranalysis.analysis.slices import slice_frame, slice_mask
 
-        # the columns as the slices saw them: store.frame(run) shadows a metadata column with a
-        # result's column of the same name (the demo's `blur` metadata by the Laplacian variance)
+        # the columns exactly as the slices saw them (metadata first, then image properties)
         table = slice_frame(store, run)
         masks = []
         for _, row in slices.iterrows():

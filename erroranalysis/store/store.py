@@ -937,6 +937,9 @@ class Store:
     def frame(self, run: str | Run | None = None) -> pd.DataFrame:
         """One DataFrame: samples + current ``label`` + ``flags`` + the run's cached results.
 
+        A result column named like one of the store's own columns is joined as
+        ``<result>.<column>`` (e.g. ``image_properties.blur`` beside a metadata ``blur``).
+
         Parameters
         ----------
         run : str or Run, optional
@@ -958,10 +961,15 @@ class Store:
         if run is None and not self.runs():
             return table
         opened = run if isinstance(run, Run) else self.run(run)
+        # The store's own columns (metadata, label, flags) are never overwritten: a result
+        # column of the same name (the image property ``blur`` beside a metadata ``blur`` of
+        # none/heavy) is joined as ``<result>.<column>``, so a slice or filter on the metadata
+        # still finds its samples.
+        own = set(table.columns)
         for name in opened.results():
             result = opened.load_result(name)
             for column in result.columns:
-                table[column] = result[column].to_numpy()
+                table[f"{name}.{column}" if column in own else column] = result[column].to_numpy()
         return table
 
 

@@ -145,8 +145,9 @@ def test_broad_bin_holding_a_weak_subgroup_ranks_after_it_and_pairs_need_evidenc
 def test_a_metadata_column_named_like_an_image_property_is_scored_as_metadata(tmp_path):
     """The demo's ``blur`` metadata (none/heavy) vs the image property ``blur`` (a number).
 
-    ``store.frame(run)`` shows the property under that name; the subgroup ``blur=heavy`` must
-    still be matched by its slice (before: Jaccard 0, another slice named as its best match).
+    ``store.frame(run)`` showed the property under that name (it is ``image_properties.blur``
+    now); the subgroup ``blur=heavy`` must still be matched by its slice (before: Jaccard 0,
+    another slice named as its best match).
     """
     from erroranalysis.analysis.slices import Slices, slice_frame
     from erroranalysis.analysis.truth import score_detection
@@ -160,7 +161,9 @@ def test_a_metadata_column_named_like_an_image_property_is_scored_as_metadata(tm
     run = store.run("r")
     sharpness = np.random.default_rng(0).uniform(100, 900, 400)
     run.save_result("image_properties", pd.DataFrame({"blur": sharpness}))
-    assert pd.api.types.is_numeric_dtype(store.frame(run)["blur"])  # the shadowing
+    joined = store.frame(run)
+    assert joined["blur"].tolist() == samples["blur"].tolist()  # the metadata keeps its name
+    assert joined["image_properties.blur"].tolist() == sharpness.tolist()
     assert slice_frame(store, run)["blur"].tolist() == samples["blur"].tolist()
     fitted = Slices(pairs=False).fit(store, run)
     fitted.save(store, run)

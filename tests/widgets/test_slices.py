@@ -65,3 +65,23 @@ def test_no_artifact_shows_hint(unscanned_store):
     table = SliceTable(unscanned_store)
     assert "ea.scan(store)" in table.message.value
     assert table.table.rows == []
+
+
+def test_a_result_column_named_like_metadata_does_not_empty_its_slice(scanned_store):
+    """The demo's metadata ``blur`` (none/heavy) and the image property ``blur`` (a Laplacian
+    variance) share a name; the frame used to show the property under it, so clicking the
+    ``blur=heavy`` slice (ranked 4th on the demo) selected no sample."""
+    run = scanned_store.run()
+    frame = scanned_store.frame()
+    members = frame["source"].to_numpy()
+    run.save_result("extra", pd.DataFrame({"source": np.arange(len(frame), dtype=float)}))
+    joined = scanned_store.frame()
+    assert joined["source"].tolist() == members.tolist()  # the metadata wins its name
+    assert joined["extra.source"].tolist() == list(range(len(frame)))  # the result is kept
+    sel = Selection()
+    table = SliceTable(scanned_store, selection=sel)
+    row = int(np.flatnonzero(table.slices["feature"].to_numpy() == "source")[0])
+    table.table.simulate_click(row=row)
+    value = table.slices["value"].iat[row]
+    expected = frame.loc[frame["source"] == value, "sample_id"].tolist()
+    assert expected and list(sel.sample_ids) == expected
