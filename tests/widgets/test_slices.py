@@ -14,7 +14,10 @@ def test_weak_slices_first_and_click_selects(scanned_store):
     highs = table.slices["ci_high"].to_numpy()
     assert np.all(np.diff(highs) >= 0)
     assert len(table.table.rows) == len(artifact)
-    assert "ci_low" in table.table.columns and "ci_high" in table.table.columns
+    # the interval is drawn in the accuracy cell (bar and text), not as two columns
+    first = table.table.rows[0][table.table.columns.index("accuracy")]
+    low, high = table.slices["ci_low"].iat[0], table.slices["ci_high"].iat[0]
+    assert f"[{low:.0%}, {high:.0%}]" in first["text"] and {"lo", "hi"} <= set(first["bar"])
     # one "slice" column names every slice; feature/value would show a pair as half of it
     assert "slice" in table.table.columns
     assert not {"feature", "value"} & set(table.table.columns)
@@ -37,7 +40,7 @@ def test_a_two_feature_slice_shows_both_conditions(scanned_store):
     run.save_artifact("slices", pd.concat([pair, artifact], ignore_index=True))
     table = SliceTable(scanned_store, selection=Selection())
     column = table.table.columns.index("slice")
-    assert table.table.rows[0][column] == "source=rare & brightness=[0, 0.2)"
+    assert table.table.rows[0][column]["text"] == "source=rare & brightness=[0, 0.2)"
 
 
 def test_interval_slices():

@@ -1,5 +1,6 @@
 // A table. A click on a header reaches Python as the custom message {type: "click", sort},
-// a click on a row as {type: "click", row, sample_id}.
+// a click on a row as {type: "click", row, sample_id}. A cell is a string, or an object
+// {text, title, cls, bar} (a bar with an interval: the slice table's accuracy).
 function render({ model, el }) {
   el.classList.add("ea-root", "ea-table");
   function draw() {
@@ -28,7 +29,41 @@ function render({ model, el }) {
       tr.className = "ea-table-row" + (ids[i] && ids[i] === focused ? " ea-row-focused" : "");
       r.forEach((v) => {
         const td = tr.insertCell();
-        td.textContent = v;
+        if (v === null || typeof v !== "object") {
+          td.textContent = v;
+          return;
+        }
+        // {text, title, cls, bar: {v, lo, hi, ref}} (0..1 along the bar): a value bar with its
+        // interval and a reference tick; the numbers reach the stylesheet as custom properties
+        if (v.cls) td.className = v.cls;
+        if (v.title) td.title = v.title;
+        if (v.bar) {
+          const b = v.bar;
+          const track = document.createElement("span");
+          track.className = "ea-bar";
+          const fill = document.createElement("span");
+          fill.className = "ea-bar-fill";
+          fill.style.setProperty("--ea-v", String(b.v || 0));
+          track.appendChild(fill);
+          if (b.lo !== undefined && b.hi !== undefined) {
+            const ci = document.createElement("span");
+            ci.className = "ea-bar-ci";
+            ci.style.setProperty("--ea-lo", String(b.lo));
+            ci.style.setProperty("--ea-hi", String(b.hi));
+            track.appendChild(ci);
+          }
+          if (b.ref !== undefined) {
+            const ref = document.createElement("span");
+            ref.className = "ea-bar-ref";
+            ref.style.setProperty("--ea-ref", String(b.ref));
+            track.appendChild(ref);
+          }
+          td.appendChild(track);
+        }
+        const text = document.createElement("span");
+        text.className = "ea-cell-text";
+        text.textContent = v.text === undefined ? "" : v.text;
+        td.appendChild(text);
       });
     });
     el.appendChild(t);
