@@ -185,7 +185,7 @@ class Dashboard(widgets.VBox):
         self.selection.observe(self._show_gallery_tab, "version")
         self.confusion.layout = widgets.Layout(flex="0 0 auto")
         self.scatter.layout = widgets.Layout(flex="0 0 auto")
-        self.inspector.layout = widgets.Layout(flex="0 0 370px", width="370px", overflow="hidden")
+        self.inspector.layout = widgets.Layout(flex="0 0 400px", width="400px", overflow="hidden")
         top = widgets.HBox([self.confusion, self.scatter])
         top.add_class("ea-dashboard-top")
         left = widgets.VBox([top, tabs], layout=widgets.Layout(flex="1 1 auto", min_width="0"))

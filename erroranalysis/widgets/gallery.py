@@ -148,7 +148,12 @@ class Gallery(View):
             **small,
         )
         self.score_range = widgets.FloatRangeSlider(
-            description="range", readout_format=".3g", continuous_update=False, **small
+            description="range",
+            readout_format=".3g",
+            continuous_update=False,
+            # a fixed width: "auto" collapses the track and cuts the readout short
+            layout=widgets.Layout(width="360px"),
+            style={"description_width": "auto"},
         )
         self.page_size_choice = widgets.Dropdown(
             options=sorted({12, 24, 48, 96, self.page_size}),

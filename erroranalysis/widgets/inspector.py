@@ -15,6 +15,10 @@ are shown when they are already cached. A run without a loadable model gets a on
 Zoom (``ea-zoom-toggle``, trait ``show_zoom``): the original image file at its native resolution
 with pan (drag) and zoom (wheel, buttons) in the browser.
 
+Near-duplicates (``ea-inspector-duplicates``): when the focused sample is in a near-duplicate set
+(the scan's ``near_duplicate_set``), every image of the set is shown side by side under the
+image, with its label and prediction (the focused one outlined); a click on one inspects it.
+
 Keyboard shortcuts while the pointer is over the dashboard: ← / → previous / next, 1–9 relabel
 to suggestion 1–9 (stable: 1 is always the model's prediction, the suggested label when it
 disagrees with the label, highlighted; then the next classes by probability, at least 5 %),
@@ -39,7 +43,7 @@ from erroranalysis.errors import ErrorAnalysisError
 from erroranalysis.store.identity import new_session_id, normalise_author
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
-from erroranalysis.widgets._frontend import KeysWidget, ZoomWidget
+from erroranalysis.widgets._frontend import GridWidget, KeysWidget, ZoomWidget
 from erroranalysis.widgets.selection import Selection
 from erroranalysis.widgets.thumbnails import ThumbnailCache
 
@@ -103,6 +107,8 @@ class Inspector(View):
     css_class = "ea-inspector"
     #: Classes below this probability are not offered on keys 2–9 (key 1, the prediction, always is).
     min_suggestion_probability = 0.05
+    #: At most this many images of a near-duplicate set are shown side by side.
+    max_duplicates = 8
     saliency_overlay = traitlets.Bool(True, help="lay the Grad-CAM maps over the image")
     show_zoom = traitlets.Bool(False, help="show the original image with pan and zoom")
 
@@ -162,7 +168,7 @@ class Inspector(View):
         self.not_issue_button.add_class("ea-not-issue")
         self.not_issue_button.on_click(lambda _: self.toggle_flag("not_an_issue"))
         self.reason = widgets.Text(
-            placeholder="reason or note", layout=widgets.Layout(width="130px")
+            placeholder="reason or note", layout=widgets.Layout(width="120px")
         )
         self.reason.add_class("ea-reason")
         self.weak_button = widgets.Button(
@@ -200,14 +206,15 @@ class Inspector(View):
         self.shortcuts.on_key(self.guard(self._on_key))
         self._build_saliency()
         self._build_zoom()
+        self._build_duplicates()
         # the actions next to the image; the scores, Grad-CAM, zoom and history folded below
         self.controls = widgets.VBox(
             [
-                widgets.HBox([self.prev_button, self.next_button]),
-                widgets.HBox([self.choice, self.apply_button]),
+                _row(self.prev_button, self.next_button),
+                _row(self.choice, self.apply_button),
                 self.suggestions,
-                widgets.HBox([self.not_issue_button, self.weak_button]),
-                widgets.HBox([self.reason, self.note_button]),
+                _row(self.not_issue_button, self.weak_button),
+                _row(self.reason, self.note_button),
                 self.undo_button,
                 self.status,
             ]
@@ -227,6 +234,7 @@ class Inspector(View):
             widgets.HBox(
                 [self.image, self.controls], layout=widgets.Layout(align_items="flex-start")
             ),
+            self.duplicates,
             self.details,
             self.folds,
             self.shortcuts,
@@ -272,6 +280,83 @@ class Inspector(View):
         )
         self.explanation: Any = None
         self.observe(lambda _: self._render_saliency(), "saliency_overlay")
+
+    def _build_duplicates(self) -> None:
+        self.duplicates_title = widgets.HTML()
+        self.duplicates_title.add_class("ea-duplicates-title")
+        self.duplicates_grid = GridWidget(empty_text="")
+        self.duplicates_grid.add_class("ea-duplicates-grid")
+        self.duplicates_grid.on_click(self.guard(self._on_duplicate_click))
+        self.duplicates = widgets.VBox(
+            [self.duplicates_title, self.duplicates_grid], layout=widgets.Layout(display="none")
+        )
+        self.duplicates.add_class("ea-inspector-duplicates")
+
+    def duplicate_set(self) -> list[str]:
+        """Sample ids of the focused sample's near-duplicate set, itself included (store order).
+
+        Empty when nothing is focused, the scan found no near-duplicates, or the sample is in no
+        set.
+        """
+        frame = self.data.frame
+        if self.position is None or "near_duplicate_set" not in frame.columns:
+            return []
+        column = pd.to_numeric(frame["near_duplicate_set"], errors="coerce")
+        value = column.iat[self.position]
+        if pd.isna(value) or value < 0:
+            return []
+        members = np.flatnonzero(column.to_numpy(np.float64, na_value=np.nan) == value)
+        return [str(m) for m in self.data.ids_at(members)]
+
+    def _render_duplicates(self) -> None:
+        members = self.duplicate_set()
+        grid = self.duplicates_grid
+        if len(members) < 2:
+            self.duplicates.layout.display = "none"
+            with grid.hold_sync():
+                grid.items, grid.thumbs = [], []
+            return
+        sid = str(self.data.sample_ids[self.position])
+        shown = members[: self.max_duplicates]
+        if sid not in shown:
+            shown = [sid, *shown[: self.max_duplicates - 1]]
+        size = 112 if len(shown) <= 3 else 84
+        items = []
+        for member in shown:
+            pos = self.data.position(member)
+            label = self.data.label_name(pos)
+            caption = label
+            wrong = False
+            if self.data.pred_codes is not None and self.data.pred_codes[pos] >= 0:
+                pred = self.data.classes[self.data.pred_codes[pos]]
+                wrong = pred != label
+                caption = f"{label} → {pred}" if wrong else label
+            items.append(
+                {
+                    "sample_id": member,
+                    "caption": caption,
+                    "tooltip": f"{member}: {caption}",
+                    "wrong": bool(wrong),
+                    "badges": [],
+                }
+            )
+        value = self.data.frame["near_duplicate_set"].iat[self.position]
+        more = f", {len(members) - len(shown)} more not shown" if len(members) > len(shown) else ""
+        self.duplicates_title.value = (
+            f'<div class="ea-muted">near-duplicate set {html.escape(str(value))}: '
+            f"{len(members)} images side by side{more} · click one to inspect it</div>"
+        )
+        with grid.hold_sync():
+            grid.thumb_size = size
+            grid.thumbs = [self.thumbnails.data_url(m, size) for m in shown]
+            grid.items = items
+            grid.focused = sid
+        self.duplicates.layout.display = None
+
+    def _on_duplicate_click(self, payload: dict) -> None:
+        sid = (payload or {}).get("sample_id")
+        if sid and self.data.position(str(sid)) is not None:
+            self.focus(str(sid))
 
     def _build_zoom(self) -> None:
         self.zoom_toggle = widgets.ToggleButton(
@@ -449,6 +534,7 @@ class Inspector(View):
             self.scores_html.value = ""
             self.history_html.value = ""
             self.suggestions.children = []
+            self._render_duplicates()
             self._update_nav()
             return
         data, frame = self.data, self.data.frame
@@ -512,6 +598,7 @@ class Inspector(View):
         if current in data.class_set:  # an unlabelled sample keeps the chooser as it was
             self.choice.value = current
         self._render_suggestions()
+        self._render_duplicates()
         self._render_history(sid)
         self._update_nav()
 
@@ -726,6 +813,13 @@ class Inspector(View):
 
     def on_selection(self, ids: tuple[str, ...], source: str) -> None:
         self._update_nav()
+
+
+def _row(*children: widgets.Widget) -> widgets.HBox:
+    """A row of the inspector's actions: it wraps rather than cut a button's label short."""
+    row = widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
+    row.add_class("ea-inspector-row")
+    return row
 
 
 def _one_line(text: str) -> str:

@@ -102,3 +102,21 @@ def test_history_never_shows_nan_as_author(scanned_store):
         assert getpass.getuser() in history
     finally:
         dashboard.close()
+
+
+def test_the_undo_button_is_journaled_as_widget_and_shown_so(scanned_store):
+    """Issue 17.7: an undo from the widget's button (not only the key) has source ``widget``,
+    and the inspector's history names that source."""
+    dashboard = Dashboard(scanned_store, poll_interval=None)
+    try:
+        sid = list(scanned_store.sample_ids)[5]
+        dashboard.selection.focus(sid, source="gallery")
+        mine = dashboard.inspector.relabel(other_label(scanned_store, sid))
+        dashboard.inspector.undo_button.click()
+        undo = scanned_store.event(scanned_store.last_event_id)
+        assert undo["kind"] == "undo" and undo["undoes"] == mine and undo["source"] == "widget"
+        assert undo["author"] not in (None, "", "nan")
+        assert "<td>undo</td>" in dashboard.inspector.history_html.value
+        assert "<td>widget</td>" in dashboard.inspector.history_html.value
+    finally:
+        dashboard.close()
