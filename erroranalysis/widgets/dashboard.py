@@ -184,7 +184,9 @@ class Dashboard(widgets.VBox):
             tabs.set_title(i, title)
         self.selection.observe(self._show_gallery_tab, "version")
         self.confusion.layout = widgets.Layout(flex="0 0 auto")
-        self.scatter.layout = widgets.Layout(flex="0 0 auto")
+        # a fixed width: its legend wraps inside it (else the legend's one long line widens
+        # the scatter and pushes the confusion matrix out of the view at the left)
+        self.scatter.layout = widgets.Layout(flex="0 0 auto", width="390px")
         self.inspector.layout = widgets.Layout(flex="0 0 400px", width="400px", overflow="hidden")
         top = widgets.HBox([self.confusion, self.scatter])
         top.add_class("ea-dashboard-top")

@@ -56,7 +56,6 @@ _SORT_KEYS = {
     "accuracy": "accuracy",
     "gap (pts)": "gap",
     "q": "q_value",
-    "why": "rank",
 }
 # an interval in a slice's name: "[0.04982, 0.0527)"
 _NAME_INTERVAL = re.compile(r"([\[(])\s*(-?inf|[-+0-9.eE]+)\s*,\s*(-?inf|[-+0-9.eE]+)\s*([\])])")
@@ -272,7 +271,7 @@ class SliceTable(View):
         """The table's columns: the explaining ones when the scan's artifact has them."""
         table = self._ranked if len(self._ranked) else self.slices
         if {"slice", "size", "accuracy", "ci_low", "ci_high"} <= set(table.columns):
-            columns = ["rank", "slice", "support", "accuracy", "gap (pts)", "q", "why"]
+            columns = ["rank", "slice", "support", "accuracy", "gap (pts)", "q"]
             have = {"rank": "rank", "gap (pts)": "gap", "q": "q_value"}
             return [c for c in columns if c not in have or have[c] in table.columns]
         shown = [c for c in _SHOWN if c in table.columns]
@@ -312,7 +311,7 @@ class SliceTable(View):
     def _render(self) -> None:
         table = self.slices
         columns = self.shown_columns()
-        explained = "why" in columns
+        explained = "gap (pts)" in columns or "support" in columns
         rows = []
         if explained and len(table):
             overall = self.overall_accuracy
@@ -333,8 +332,9 @@ class SliceTable(View):
                     if column == "rank":
                         row.append(str(r["rank"]))
                     elif column == "slice":
+                        # the name (bin edges rounded), and under it why it ranks here
                         name = str(r["slice"])
-                        row.append({"text": round_edges(name), "title": name})
+                        row.append({"text": round_edges(name), "title": name, "sub": self.why(i)})
                     elif column == "support":
                         size = int(r["size"])
                         row.append(
@@ -349,7 +349,7 @@ class SliceTable(View):
                             bar["ref"] = where(overall)
                         row.append(
                             {
-                                "text": f"{acc:.1%} [{low:.0%}, {high:.0%}]",
+                                "text": f"{acc:.1%}",
                                 "title": f"accuracy {acc:.1%}, 95% interval {low:.1%}–{high:.1%}"
                                 + (f"; overall {overall:.1%}" if overall is not None else ""),
                                 "bar": bar,
@@ -371,9 +371,6 @@ class SliceTable(View):
                     elif column == "q":
                         q = r.get("q_value", np.nan)
                         row.append("" if not np.isfinite(q) else f"{q:.2g}")
-                    elif column == "why":
-                        text = self.why(i)
-                        row.append({"text": text, "title": text, "cls": "ea-slice-why"})
                 rows.append(row)
         else:
             for record in table[columns].itertuples(index=False) if len(table) else []:

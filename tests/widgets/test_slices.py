@@ -17,7 +17,7 @@ def test_weak_slices_first_and_click_selects(scanned_store):
     # the interval is drawn in the accuracy cell (bar and text), not as two columns
     first = table.table.rows[0][table.table.columns.index("accuracy")]
     low, high = table.slices["ci_low"].iat[0], table.slices["ci_high"].iat[0]
-    assert f"[{low:.0%}, {high:.0%}]" in first["text"] and {"lo", "hi"} <= set(first["bar"])
+    assert f"{low:.1%}–{high:.1%}" in first["title"] and {"lo", "hi"} <= set(first["bar"])
     # one "slice" column names every slice; feature/value would show a pair as half of it
     assert "slice" in table.table.columns
     assert not {"feature", "value"} & set(table.table.columns)

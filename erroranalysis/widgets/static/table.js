@@ -1,6 +1,7 @@
 // A table. A click on a header reaches Python as the custom message {type: "click", sort},
 // a click on a row as {type: "click", row, sample_id}. A cell is a string, or an object
-// {text, title, cls, bar} (a bar with an interval: the slice table's accuracy).
+// {text, title, cls, bar, sub} (a bar with an interval: the slice table's accuracy; a
+// second, smaller line: why the slice ranks there).
 function render({ model, el }) {
   el.classList.add("ea-root", "ea-table");
   function draw() {
@@ -33,7 +34,7 @@ function render({ model, el }) {
           td.textContent = v;
           return;
         }
-        // {text, title, cls, bar: {v, lo, hi, ref}} (0..1 along the bar): a value bar with its
+        // {text, title, cls, sub, bar: {v, lo, hi, ref}} (0..1 along the bar): a value bar with its
         // interval and a reference tick; the numbers reach the stylesheet as custom properties
         if (v.cls) td.className = v.cls;
         if (v.title) td.title = v.title;
@@ -64,6 +65,12 @@ function render({ model, el }) {
         text.className = "ea-cell-text";
         text.textContent = v.text === undefined ? "" : v.text;
         td.appendChild(text);
+        if (v.sub) {
+          const sub = document.createElement("div");
+          sub.className = "ea-cell-sub ea-muted";
+          sub.textContent = v.sub;
+          td.appendChild(sub);
+        }
       });
     });
     el.appendChild(t);
