@@ -320,7 +320,7 @@ class Inspector(View):
         shown = members[: self.max_duplicates]
         if sid not in shown:
             shown = [sid, *shown[: self.max_duplicates - 1]]
-        size = 112 if len(shown) <= 3 else 84
+        size = 96 if len(shown) <= 3 else 72
         items = []
         for member in shown:
             pos = self.data.position(member)

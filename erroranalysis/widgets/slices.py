@@ -288,22 +288,26 @@ class SliceTable(View):
         if overall is None or not np.isfinite(acc):
             return f"{size:,} samples"
         gap, gap_low = 100 * (overall - acc), 100 * (overall - high)
+
+        def pts(v: float) -> str:  # "0.4" rather than "0" for a small gap
+            return f"{v:.1f}" if abs(v) < 9.95 else f"{v:.0f}"
+
         q = record.get("q_value", np.nan)
         q_text = f", q = {q:.2g}" if isinstance(q, float | np.floating) and np.isfinite(q) else ""
         if bool(record.get("redundant", False)):
             return (
-                f"{gap:.0f} pts below overall, but not on the samples the slices above leave"
+                f"{pts(gap)} pts below overall, but not on the samples the slices above leave"
                 f" out (redundant){q_text}"
             )
         if high < overall:
             what = "worse than each of its two parts; " if record.get("order", 1) == 2 else ""
             return (
-                f"{what}{gap:.0f} pts below the {overall:.0%} overall, at least {gap_low:.0f} at"
+                f"{what}{pts(gap)} pts below the {overall:.0%} overall, at least {pts(gap_low)} at"
                 f" 95%{q_text}; {size:,} samples"
             )
         if acc < overall:
             return (
-                f"{gap:.0f} pts below overall, not clearly: its interval reaches"
+                f"{pts(gap)} pts below overall, not clearly: its interval reaches"
                 f" {overall:.0%} ({size:,} samples{q_text})"
             )
         return f"not worse than the {overall:.0%} overall ({size:,} samples)"
@@ -334,7 +338,14 @@ class SliceTable(View):
                     elif column == "slice":
                         # the name (bin edges rounded), and under it why it ranks here
                         name = str(r["slice"])
-                        row.append({"text": round_edges(name), "title": name, "sub": self.why(i)})
+                        row.append(
+                            {
+                                "text": round_edges(name),
+                                "title": name,
+                                "sub": self.why(i),
+                                "cls": "ea-slice-name",
+                            }
+                        )
                     elif column == "support":
                         size = int(r["size"])
                         row.append(

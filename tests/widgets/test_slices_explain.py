@@ -42,7 +42,7 @@ def test_each_row_says_why_with_gap_interval_and_support(scanned_store):
     )
     why = _cell(table, 0, "slice")["sub"]  # a second line under the slice's name
     gap, gap_low = 100 * (overall - 0.3), 100 * (overall - 0.454)
-    assert f"{gap:.0f} pts below" in why and f"at least {gap_low:.0f}" in why, why
+    assert f"{gap:.0f} pts below" in why and f"at least {gap_low:.0f}" in why, why  # both >= 10
     assert "40 samples" in why and "q = 0.0012" in why, why
     gap_cell = _cell(table, 0, "gap (pts)")["text"]
     assert (
