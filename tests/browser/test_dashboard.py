@@ -6,8 +6,15 @@ those samples), click ten-plus scatter points (each shows its image in the inspe
 click → image latency is measured at N = 10k), relabel one sample in the inspector, and check both
 the page (the confusion matrix changed) and the store (the journal has the event).
 
-Latency results go to ``artifacts/latency.json``; a screenshot of the dashboard to
-``artifacts/dashboard.png``.
+Then (issue 17): hovering scatter points shows each one's thumbnail and labels; a near-duplicate
+row of the issue table opens its set side by side in the inspector; the slices tab explains each
+rank (bars with intervals inside their tracks, rounded edges, sortable headers); at 1600×1200 the
+dashboard fits without page scroll, no button or readout is cut short and every class name of the
+confusion matrix is whole and visible.
+
+Latency results go to ``artifacts/latency.json``; screenshots of the dashboard and the inspector
+to ``artifacts/dashboard.png`` and ``artifacts/inspector.png`` (and to ``docs/`` for the README
+with ``ERRORANALYSIS_DOCS_SCREENSHOTS=1``).
 """
 
 from __future__ import annotations
@@ -94,7 +101,39 @@ def store_info(lab_store_path, store_build):
     print(
         f"[browser] built a {N_SAMPLES:,}-sample store in {info['seconds']} s (scan {info['scan_seconds']} s)"
     )
+    _plant_near_duplicate_set(info)
     return info
+
+
+def _plant_near_duplicate_set(info: dict) -> None:
+    """The store's noise "model" finds no near-duplicates among its 32-px images: make two
+    samples of one class near-copies of a third (its image, a little brighter or darker) and put
+    the three into one set of the scan's cached result (its metadata unchanged, so the
+    notebook's scan still finds it cached), so the side-by-side view has a real set to open."""
+    import shutil
+
+    import pandas as pd
+    from PIL import Image, ImageEnhance
+
+    import erroranalysis as ea
+
+    store = ea.Store.open(info["path"])
+    run = store.run(info["run"])
+    result = run.load_result("near_duplicates")
+    if result is None or bool(result["is_near_duplicate"].any()):
+        return
+    labels = store.labels().to_numpy()
+    members = np.flatnonzero(labels == labels[0])[:3]
+    ids = [str(store.sample_ids[m]) for m in members]
+    with Image.open(store.image_path(ids[0])) as original:
+        original = original.convert("RGB")
+        for sid, factor in zip(ids[1:], (1.12, 0.9), strict=True):
+            target = Path(store.image_path(sid))
+            ImageEnhance.Brightness(original).enhance(factor).save(target)  # format: its suffix
+    shutil.rmtree(Path(info["path"]) / "cache" / "thumbnails", ignore_errors=True)  # none yet
+    result.loc[members, "near_duplicate_set"] = int(result["near_duplicate_set"].max()) + 1
+    result.loc[members, "is_near_duplicate"] = True
+    pd.DataFrame(result).to_parquet(run.path / "results" / "near_duplicates.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -681,6 +720,198 @@ def test_key_1_twice_relabels_once_to_the_suggestion(shot_on_failure, store, sto
     assert fresh.labels()[sid] == predicted
 
 
+_TOOLTIP_JS = """() => {
+  const t = document.querySelector('.ea-dashboard .ea-scatter .ea-scatter-tooltip');
+  if (!t || t.style.display !== 'block') return null;
+  const img = t.querySelector('img.ea-hover-thumb');
+  const id = t.querySelector('.ea-hover-id'), labels = t.querySelector('.ea-hover-labels');
+  return {id: id ? id.textContent.trim() : null, labels: labels ? labels.textContent.trim() : null,
+          img: !!img && img.complete && img.naturalWidth > 0};
+}"""
+
+
+def test_hovering_a_scatter_point_shows_its_thumbnail_and_labels(
+    shot_on_failure, store, store_info
+):
+    """Issue 17.5: the point under the mouse shows its thumbnail, id and labels beside it."""
+    page = shot_on_failure
+    run = store_info["run"]
+    page.locator(".ea-dashboard .ea-scatter").first.scroll_into_view_if_needed()
+    chosen, frame, _ = pick_isolated_points(store, run, page, 6, min_px=10.0, seed=3)
+    assert len(chosen) >= 4, f"only {len(chosen)} isolated points to hover"
+    store.refresh()
+    labels = store.labels()
+    predicted = frame.set_index("sample_id")["predicted_label"].astype(str)
+    shown, lost = 0, []
+    for pos in chosen[:4]:
+        sid = str(frame["sample_id"].iat[pos])
+        x, y = (float(v) for v in page_positions(page, [sid])[0])
+        page.mouse.move(x + 30, y + 30)
+        page.mouse.move(x, y, steps=4)
+        try:
+            page.wait_for_function(
+                f"(sid) => {{ const s = ({_TOOLTIP_JS})(); return s && s.id === sid && s.img; }}",
+                arg=sid,
+                timeout=CLICK_TIMEOUT_MS,
+            )
+        except Exception:
+            lost.append((sid, page.evaluate(_TOOLTIP_JS)))
+            continue
+        state = page.evaluate(_TOOLTIP_JS)
+        label, pred = str(labels[sid]), str(predicted[sid])
+        want = label if label == pred else f"{label} → {pred}"
+        assert state["labels"] == want, (sid, state)
+        shown += 1
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"() => ({_TOOLTIP_JS})() === null", timeout=CLICK_TIMEOUT_MS)
+    assert not lost, f"hovers without a tooltip ({len(lost)}/{shown + len(lost)}): {lost}"
+
+
+def _open_tab(page, title: str) -> None:
+    page.locator(".ea-dashboard .ea-dashboard-tabs .lm-TabBar-tab", has_text=title).first.click()
+
+
+def test_a_near_duplicate_set_opens_side_by_side(shot_on_failure, store, store_info):
+    """Issue 17.5: an issue row of a near-duplicate opens its whole set side by side in the
+    inspector; a click on another image of the set inspects that one."""
+    page = shot_on_failure
+    frame = store.frame(store_info["run"])
+    sets = frame.loc[frame["is_near_duplicate"].fillna(False).astype(bool)]
+    assert len(sets), "the browser-test store has no near-duplicates to show"
+    _open_tab(page, "issues")
+    page.locator(".ea-dashboard .ea-issues select").first.select_option(label="near-duplicates")
+    page.wait_for_function(
+        "(n) => { const c = document.querySelector('.ea-dashboard .ea-issues-count');"
+        " return c && c.textContent.trim().startsWith(n + ' '); }",
+        arg=len(sets),
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    row = page.locator(".ea-dashboard .ea-issues tr.ea-table-row").first
+    sid = row.get_attribute("data-sample-id")
+    members = (
+        frame.loc[
+            frame["near_duplicate_set"]
+            == frame.set_index("sample_id").at[sid, "near_duplicate_set"],
+            "sample_id",
+        ]
+        .astype(str)
+        .tolist()
+    )
+    assert len(members) >= 2
+    row.click()
+    strip = ".ea-dashboard .ea-inspector .ea-inspector-duplicates"
+    page.wait_for_function(
+        """([strip, sid, members]) => {
+          const thumbs = [...document.querySelectorAll(strip + ' .ea-thumb')];
+          const id = document.querySelector('.ea-dashboard .ea-inspector .ea-inspector-id');
+          return id && id.dataset.sampleId === sid
+                 && JSON.stringify(thumbs.map(t => t.dataset.sampleId)) === JSON.stringify(members)
+                 && thumbs.every(t => { const i = t.querySelector('img');
+                                        return i && i.complete && i.naturalWidth > 0; });
+        }""",
+        arg=[strip, sid, members[:8]],
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    boxes = [
+        page.locator(f'{strip} .ea-thumb[data-sample-id="{m}"]').first.bounding_box()
+        for m in members[:2]
+    ]
+    # side by side: one row, left to right, inside the inspector
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2 and boxes[0]["x"] < boxes[1]["x"], boxes
+    inspector = page.locator(".ea-dashboard .ea-inspector").first.bounding_box()
+    assert all(b["x"] + b["width"] <= inspector["x"] + inspector["width"] + 1 for b in boxes)
+    other = members[1]
+    page.locator(f'{strip} .ea-thumb[data-sample-id="{other}"]').first.click()
+    page.wait_for_selector(
+        f'.ea-dashboard .ea-inspector .ea-inspector-id[data-sample-id="{other}"]',
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    page.wait_for_selector(f'{strip} .ea-thumb-focused[data-sample-id="{other}"]')
+    lab.save_screenshot(page, "inspector-near-duplicates", full_page=False)
+
+
+def test_slices_explain_themselves(shot_on_failure, store, store_info):
+    """Issue 17.6: each slice row says why (gap with its interval, support), bin edges are
+    rounded, headers sort, and the accuracy bar draws its interval inside its track."""
+    page = shot_on_failure
+    _open_tab(page, "slices")
+    page.wait_for_selector(".ea-dashboard .ea-slices .ea-bar", timeout=CLICK_TIMEOUT_MS)
+    state = page.evaluate(
+        """() => {
+          const root = document.querySelector('.ea-dashboard .ea-slices');
+          const heads = [...root.querySelectorAll('th')].map(t => t.dataset.column);
+          const rows = [...root.querySelectorAll('tr.ea-table-row')];
+          const col = (name) => heads.indexOf(name);
+          const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5;
+          return {heads, explain: (root.querySelector('.ea-slices-explain') || {}).textContent,
+            rows: rows.map(tr => { const td = tr.cells;
+              const bar = td[col('accuracy')].querySelector('.ea-bar').getBoundingClientRect();
+              const ci = td[col('accuracy')].querySelector('.ea-bar-ci').getBoundingClientRect();
+              const fill = td[col('accuracy')].querySelector('.ea-bar-fill').getBoundingClientRect();
+              const ref = td[col('accuracy')].querySelector('.ea-bar-ref').getBoundingClientRect();
+              const sub = td[col('slice')].querySelector('.ea-cell-sub');
+              return {slice: td[col('slice')].querySelector('.ea-cell-text').textContent,
+                      exact: td[col('slice')].title,
+                      support: td[col('support')].textContent, why: sub ? sub.textContent : '',
+                      ci_inside: inside(ci, bar) && ci.width > 0, fill_inside: inside(fill, bar),
+                      ref_inside: ref.left >= bar.left - 1 && ref.left <= bar.right + 1,
+                      fill_in_ci: fill.right >= ci.left - 1 && fill.right <= ci.right + 1}; })};
+        }"""
+    )
+    assert state["heads"] == ["rank", "slice", "support", "accuracy", "gap (pts)", "q"]
+    assert "overall accuracy" in state["explain"], state["explain"]
+    rows = state["rows"]
+    assert rows and all(r["ci_inside"] and r["fill_inside"] and r["ref_inside"] for r in rows), rows
+    assert all(r["fill_in_ci"] for r in rows), [r for r in rows if not r["fill_in_ci"]]
+    assert all(r["why"] for r in rows)
+    assert any(r["slice"] != r["exact"] for r in rows), "no bin edge was rounded"
+
+    # sortable: support, largest first, then reversed
+    def supports():
+        return page.evaluate(
+            """() => { const root = document.querySelector('.ea-dashboard .ea-slices');
+                 const i = [...root.querySelectorAll('th')].findIndex(t => t.dataset.column === 'support');
+                 return [...root.querySelectorAll('tr.ea-table-row')]
+                   .map(tr => Number(tr.cells[i].textContent.split(' ')[0].replace(/,/g, ''))); }"""
+        )
+
+    page.locator('.ea-dashboard .ea-slices th[data-column="support"]').first.click()
+    page.wait_for_selector('.ea-dashboard .ea-slices th[data-column="support"]:has-text("▼")')
+    got = supports()
+    assert got == sorted(got, reverse=True), got
+    page.locator('.ea-dashboard .ea-slices th[data-column="rank"]').first.click()
+    page.wait_for_selector('.ea-dashboard .ea-slices th[data-column="rank"]:has-text("▲")')
+    lab.save_screenshot(page, "slices", full_page=False)
+    _open_tab(page, "gallery")
+
+
+_CUT_JS = """() => {
+  const d = document.querySelector('.ea-dashboard');
+  const seen = (e) => e.offsetParent !== null && e.getBoundingClientRect().width > 0;
+  const cut = [];
+  for (const e of d.querySelectorAll('button, .widget-readout, .lm-TabBar-tabLabel')) {
+    if (seen(e) && e.scrollWidth > e.clientWidth + 1)
+      cut.push({text: e.textContent.trim(), scroll: e.scrollWidth, client: e.clientWidth,
+                cls: e.className});
+  }
+  // each class name is whole and visible: not cut by its cell, and both its ends are on top at
+  // their place on screen (a view pushed out of its box is clipped by an ancestor there)
+  const c = d.querySelector('.ea-confusion').getBoundingClientRect();
+  const labels = [];
+  const onTop = (el, x, y) => { const e = document.elementFromPoint(x, y); return !!e && el.contains(e); };
+  for (const th of d.querySelectorAll('.ea-confusion th.ea-heatmap-row, .ea-confusion th.ea-heatmap-col')) {
+    const r = th.getBoundingClientRect(), y = r.top + r.height / 2, x = r.left + r.width / 2;
+    const whole = th.classList.contains('ea-heatmap-row')
+      ? onTop(th, r.left + 2, y) && onTop(th, r.right - 2, y)
+      : onTop(th, x, r.top + 2) && onTop(th, x, r.bottom - 2);
+    if (!whole || r.left < c.left - 0.5 || r.right > c.right + 0.5 || th.scrollWidth > th.clientWidth + 1)
+      labels.push({text: th.textContent.trim(), left: r.left, right: r.right, view: [c.left, c.right],
+                   scroll: th.scrollWidth, client: th.clientWidth, whole});
+  }
+  return {cut, labels};
+}"""
+
+
 def test_the_dashboard_fits_1600_by_1200(shot_on_failure):
     """Issue 17.2: at 1600×1200 the whole dashboard (tabs included) is on screen at once."""
     page = shot_on_failure
@@ -702,6 +933,11 @@ def test_the_dashboard_fits_1600_by_1200(shot_on_failure):
         )
         lab.save_screenshot(page, "dashboard-1600x1200", full_page=False)
         print(f"[browser] dashboard at 1600x1200: {size}")
+        # nothing cut short: every visible button shows its whole label, and the confusion
+        # matrix's class names sit whole inside the view (issue 17, layout defects)
+        cut = page.evaluate(_CUT_JS)
+        assert not cut["cut"], f"buttons or readouts cut short at 1600x1200: {cut['cut']}"
+        assert not cut["labels"], f"confusion labels clipped: {cut['labels']}"
         visible = size["areaBottom"] - size["areaTop"]
         assert size["height"] <= visible, f"the dashboard is {size['height']:.0f} px tall: {size}"
         assert size["right"] <= size["innerWidth"], size
@@ -710,18 +946,46 @@ def test_the_dashboard_fits_1600_by_1200(shot_on_failure):
         page.set_viewport_size(lab.VIEWPORT)
 
 
+#: Set to write the README's screenshots (docs/dashboard.png, docs/inspector.png) from this run.
+DOCS_SCREENSHOTS = bool(os.environ.get("ERRORANALYSIS_DOCS_SCREENSHOTS"))
+DOCS_MAX_BYTES = 300_000
+
+
+def _docs_png(source: Path, name: str) -> Path:
+    """A small copy of a screenshot for the README (256 colours), under ``docs/``."""
+    from PIL import Image
+
+    target = lab.REPO_ROOT / "docs" / name
+    with Image.open(source) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        small.save(target, optimize=True)
+    assert target.stat().st_size <= DOCS_MAX_BYTES, f"{target} is {target.stat().st_size:,} bytes"
+    print(f"[browser] README screenshot: {target} ({target.stat().st_size:,} bytes)")
+    return target
+
+
 def test_dashboard_screenshot(shot_on_failure):
+    """The README's screenshots: the dashboard at 1600×1200 (one screen) and its inspector.
+
+    Written to the artifacts folder on every run, and to ``docs/`` with
+    ``ERRORANALYSIS_DOCS_SCREENSHOTS=1`` (this test is their one producer).
+    """
     page = shot_on_failure
-    board = page.locator(".ea-dashboard").first
-    # JupyterLab scrolls inside the notebook panel: make the window tall enough for all of it
-    height = int(board.evaluate("e => e.getBoundingClientRect().height"))
-    page.set_viewport_size(
-        {"width": lab.VIEWPORT["width"], "height": max(lab.VIEWPORT["height"], height + 400)}
-    )
-    page.wait_for_timeout(500)
-    board.scroll_into_view_if_needed()
-    path = lab.artifacts_dir() / "dashboard.png"
-    board.screenshot(path=str(path))
-    page.set_viewport_size(lab.VIEWPORT)
-    print(f"[browser] dashboard screenshot: {path}")
-    assert path.stat().st_size > 10_000
+    page.set_viewport_size({"width": 1600, "height": 1200})
+    try:
+        page.wait_for_timeout(500)
+        page.mouse.move(5, 5)
+        board = page.locator(".ea-dashboard").first
+        board.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+        path = lab.artifacts_dir() / "dashboard.png"
+        board.screenshot(path=str(path))
+        inspector = lab.artifacts_dir() / "inspector.png"
+        page.locator(".ea-dashboard .ea-inspector").first.screenshot(path=str(inspector))
+    finally:
+        page.set_viewport_size(lab.VIEWPORT)
+    print(f"[browser] dashboard screenshot: {path}, inspector: {inspector}")
+    assert path.stat().st_size > 10_000 and inspector.stat().st_size > 5_000
+    if DOCS_SCREENSHOTS:
+        _docs_png(path, "dashboard.png")
+        _docs_png(inspector, "inspector.png")
