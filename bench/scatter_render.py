@@ -213,7 +213,11 @@ def measure(sizes: list[int]) -> list[dict]:
                 note=(
                     f"kernel CPU building the widget {ours['cpu']:.2f} vs {base['cpu']:.2f} s;"
                     f" headless Chromium, software WebGL; load {load:.1f}; {machine}"
-                    + ("" if t_base is not None else f"; plotly did not draw within {TIMEOUT_MS / 1000:.0f} s")
+                    + (
+                        ""
+                        if t_base is not None
+                        else f"; plotly did not draw within {TIMEOUT_MS / 1000:.0f} s"
+                    )
                 ),
             )
         )
