@@ -234,23 +234,32 @@ def check_nodes(ray: Any, timeout: float = 120.0) -> dict[str, str]:
         for node in nodes
         if node not in checked
     }
-    try:
-        versions = ray.get(list(refs), timeout=timeout)
-    except ray.exceptions.GetTimeoutError:
-        logger.warning("the Ray nodes did not answer the package check within %.0f s", timeout)
-        return {}
-    except Exception as error:
-        text = f"{error!r} {error}"
-        if "erroranalysis" in text and ("ModuleNotFoundError" in text or "No module" in text):
+    deadline = time.monotonic() + timeout
+    gone: set[str] = set()
+    for ref, node in refs.items():
+        try:
+            checked[node] = ray.get(ref, timeout=max(1.0, deadline - time.monotonic()))
+        except ray.exceptions.GetTimeoutError:
+            logger.warning("the Ray nodes did not answer the package check within %.0f s", timeout)
+            return {}
+        except Exception as error:
+            if type(error).__name__ == "TaskUnschedulableError":
+                # the node died between ray.nodes() and the probe (a lost worker): nothing to
+                # check there, the run's own retries deal with it
+                gone.add(node)
+                continue
+            text = f"{error!r} {error}"
+            if "erroranalysis" in text and ("ModuleNotFoundError" in text or "No module" in text):
+                raise EngineError(
+                    "the Ray cluster's nodes cannot import erroranalysis (No module named "
+                    f"'erroranalysis' on a worker node); install it on every node: {RAY_INSTALL}"
+                ) from None
+            lines = str(error).strip().splitlines()
             raise EngineError(
-                "the Ray cluster's nodes cannot import erroranalysis (No module named "
-                f"'erroranalysis' on a worker node); install it on every node: {RAY_INSTALL}"
+                f"the Ray package check failed on a node: {type(error).__name__}: "
+                f"{lines[-1] if lines else ''}"
             ) from None
-        raise EngineError(
-            f"the Ray package check failed on a node: {type(error).__name__}: "
-            f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
-        ) from None
-    checked.update(dict(zip(refs.values(), versions, strict=True)))
+    nodes = [node for node in nodes if node not in gone]
     return {node: checked[node] for node in nodes}
 
 
