@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format bench bench-quick chromium tools clean
+.PHONY: demo test setup venv lint format bench bench-quick chromium tools clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,19 @@ venv: $(STAMP)
 chromium:
 	bash scripts/install-chromium.sh
 
-tools: $(STAMP)
+# the tools live in their own venvs, made with the system python: no need to wait for ours
+tools:
 	bash scripts/install-integration-tools.sh
+
+# the three installs are independent (our venv, Debian's chromium, the tools' venvs): run them at
+# once, each one's output kept together, so a fresh machine waits for the slowest, not the sum
+setup:
+	$(MAKE) --no-print-directory -j3 --output-sync=target venv chromium tools
 
 demo: $(STAMP)
 	$(BIN)/erroranalysis demo $(ARGS)
 
-test: $(STAMP) chromium tools
+test: setup
 	$(BIN)/ruff check erroranalysis tests bench
 	$(BIN)/ruff format --check erroranalysis tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -723,17 +723,25 @@ class Store:
 
     def run(self, name: str | None = None) -> Run:
         """Open a run by name (the latest run when ``name`` is None)."""
-        names = self.runs()
         if name is None:
+            names = self.runs()
             if not names:
                 raise RunNotFoundError(
                     f"the store {self.path} has no runs yet; add one with store.add_run(...), "
                     "ea.predict(...) or ea.cross_val_predict(...)"
                 )
             name = names[-1]
-        if name not in names:
-            raise RunNotFoundError(f"no run named {name!r}; the store has runs {names}")
-        return Run(self.path / "runs" / name)
+        # a named run is one stat, not a read of every run's run.json (runs() is O(runs): a store
+        # with thousands of runs made every run(name) cost tens of milliseconds)
+        folder = self.path / "runs" / str(name)
+        visible = (
+            isinstance(name, str)
+            and _RUN_NAME.match(name) is not None
+            and (folder / "run.json").exists()
+        )
+        if not visible:
+            raise RunNotFoundError(f"no run named {name!r}; the store has runs {self.runs()}")
+        return Run(folder)
 
     def add_run(
         self,

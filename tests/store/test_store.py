@@ -167,8 +167,21 @@ def test_run_names_are_unique_unless_overwritten(store):
         store.add_run("m", make_probs(seed=2))
     store.add_run("m", make_probs(seed=2), overwrite=True)
     np.testing.assert_array_equal(store.run("m").probs, make_probs(seed=2))
-    with pytest.raises(errors.RunNotFoundError, match="runs"):
+    with pytest.raises(errors.RunNotFoundError, match=r"the store has runs \['m'\]"):
         store.run("other")
+
+
+def test_run_by_name_sees_only_whole_runs(store):
+    store.add_run("whole", make_probs())
+    # a half-written run (no run.json yet), a hidden folder and a path outside runs/ are no runs
+    (store.path / "runs" / "half").mkdir()
+    (store.path / "runs" / ".tmp-x").mkdir()
+    (store.path / "runs" / ".tmp-x" / "run.json").write_text("{}")
+    for name in ("half", ".tmp-x", "../runs/whole", ""):
+        with pytest.raises(errors.RunNotFoundError, match=r"the store has runs \['whole'\]"):
+            store.run(name)
+    assert store.run("whole").probs.shape == (12, 3)
+    assert store.run().path.name == "whole"
 
 
 def test_relabel_flag_note_undo_and_history(store):
