@@ -152,12 +152,24 @@ def measure(samples: int, classes: int, workdir) -> list[dict]:
         ],
     )
     series("gallery: next page", [lambda p=p: gallery.go(p) for p in (1, 2, 3)])
-    # a large selection (a confusion row's worth): the gallery sorts it on every selection
-    big = dashboard.data.ids_at(np.arange(0, samples, 10))
+    # a large selection (a confusion row's worth): the gallery sorts it on every selection.
+    # Views select row positions (a cell, a slice, a lasso); the API selects sample ids.
+    big = np.arange(0, samples, 10)
     series(
         f"gallery: show a {len(big):,}-sample selection, sorted",
-        [lambda: dashboard.selection.select(big, source="bench", description="bench")] * 1
-        + [set_value(gallery.sort_by, columns[0]), set_value(gallery.ascending, True)],
+        [
+            lambda: dashboard.selection.select_positions(big, source="bench", description="big"),
+            set_value(gallery.sort_by, columns[0]),
+            set_value(gallery.ascending, True),
+        ],
+    )
+    big_ids = dashboard.data.ids_at(big)
+    series(
+        f"gallery: show a {len(big):,}-sample selection given as ids (API)",
+        [
+            lambda: dashboard.selection.select(big_ids, source="bench", description="bench ids")
+            for _ in range(3)
+        ],
     )
     dashboard.selection.select((), source="bench")
 

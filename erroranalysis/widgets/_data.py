@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SCAN_HINT", "Change", "ViewData", "confusion_counts", "update_confusion"]
+__all__ = [
+    "SCAN_HINT",
+    "Change",
+    "ViewData",
+    "confusion_counts",
+    "stable_argsort",
+    "update_confusion",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +126,48 @@ def update_confusion(
     np.add.at(counts, (new_codes[enter], cols[enter]), 1)
 
 
+#: Below this many keys numpy's own stable sort is as quick as the detour below.
+_SMALL_SORT = 50_000
+
+
+def stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of 1-D numeric keys, about ten times faster at 1M.
+
+    numpy's stable sort of floats is a merge sort (1.28M float32: ~0.18 CPU-s); its default sort
+    is vectorised (~0.02 s) but leaves ties in any order. So: sort unstably, give every key its
+    dense rank, and sort ``rank << 32 | position`` as one uint64 (unique, hence the same order
+    as a stable sort: ties by position). NaN sorts as +inf, after every number, ties by position.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray
+        Numeric keys, one per item (fewer than 2**32 of them).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 positions of ``keys`` in ascending, stable order.
+    """
+    keys = np.asarray(keys)
+    if keys.dtype.kind == "f":
+        keys = np.where(np.isnan(keys), np.inf, keys)
+    n = len(keys)
+    if n < _SMALL_SORT or n >= 2**32:
+        return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+    order = np.argsort(keys)
+    ranked = keys[order]
+    new_value = np.empty(n, dtype=bool)
+    new_value[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=new_value[1:])
+    if new_value.all():  # no ties: any order is the stable one
+        return order.astype(np.int64, copy=False)
+    rank = np.empty(n, dtype=np.uint64)
+    rank[order] = np.cumsum(new_value, dtype=np.uint64) - np.uint64(1)
+    composite = (rank << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+    composite.sort()
+    return (composite & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def _codes(values: pd.Series, classes: Sequence[str]) -> np.ndarray:
     """Class-name column → int32 codes (-1 for missing/unknown)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -204,6 +253,9 @@ class ViewData:
         )
         self._id_index = pd.Index(self.sample_ids)
         self._positions_cache: tuple[tuple, np.ndarray] | None = None
+        # the rank of each id among the sorted ids (None: not needed yet; the positions
+        # themselves when the ids are in sorted order)
+        self._id_rank: np.ndarray | None = None
         self.num_samples = len(self.frame)
         self.given_codes = np.asarray(store.given_codes, dtype=np.int32)
         self.label_codes = np.array(store.label_codes(), dtype=np.int32, copy=True)
@@ -229,6 +281,33 @@ class ViewData:
     def has(self, *columns: str) -> bool:
         """Whether the frame has all ``columns`` (i.e. the scan that makes them has run)."""
         return all(c in self.frame.columns for c in columns)
+
+    @property
+    def id_index(self) -> pd.Index:
+        """The sample ids in row order, as the Index the shared selection is bound to."""
+        return self._id_index
+
+    def id_sort_keys(self, positions: np.ndarray) -> np.ndarray:
+        """Integer keys that sort row ``positions`` as their sample ids sort.
+
+        The rank of every id is found once (positions themselves when the store keeps its
+        samples in id order, as ingestion does; else one Arrow sort of the ids) and then taken,
+        so sorting 300k issue rows by id is an integer sort, not a string sort (~0.2 s at 1.28M).
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        if self._id_rank is None:
+            if self._id_index.is_monotonic_increasing:
+                self._id_rank = np.arange(self.num_samples, dtype=np.int64)
+            else:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                # Arrow compares UTF-8 bytes, which orders as Python compares the strings
+                order = pc.sort_indices(pa.array(self.sample_ids, type=pa.string())).to_numpy()
+                rank = np.empty(self.num_samples, dtype=np.int64)
+                rank[order] = np.arange(self.num_samples, dtype=np.int64)
+                self._id_rank = rank
+        return self._id_rank[positions]
 
     def positions(self, ids: Sequence[str]) -> np.ndarray:
         """Row positions of ``ids`` (unknown ids are dropped).

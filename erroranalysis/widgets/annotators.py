@@ -219,17 +219,20 @@ class AnnotatorPanel(View):
     # -- masks (indexing only) -----------------------------------------------------------------
     def disagreement_ids(self, annotator: str) -> list[str]:
         """Sample ids where ``annotator``'s answer differs from the consensus."""
+        return self.data.ids_at(self._disagreement_positions(annotator))
+
+    def _disagreement_positions(self, annotator: str) -> np.ndarray:
         answers = self._answers
         if answers is None or answers.empty:
-            return []
+            return np.zeros(0, dtype=np.int64)
         mine = answers[(answers["annotator"] == annotator) & ~answers["agrees"].astype(bool)]
-        return self.data.ids_at(self.data.positions(mine["sample_id"].tolist()))
+        return self.data.positions(mine["sample_id"].astype(str).tolist())
 
     # -- interaction ---------------------------------------------------------------------------
     def select_low_consensus(self, focus: str | None = None) -> None:
         """Select every low-consensus sample (worst first); focus ``focus`` if given."""
-        ids = self.data.ids_at(self.data.positions(self.low_ids))
-        self.selection.select(ids, source=self.view_name, description="low-consensus samples")
+        # worst first: the gallery shows them in this order when it is not sorted
+        self.select_rows(self.data.positions(self.low_ids), description="low-consensus samples")
         if focus is not None:
             self.doubtful.focused = focus
             self.selection.focus(focus, source=self.view_name)
@@ -242,10 +245,8 @@ class AnnotatorPanel(View):
 
     def click_annotator(self, name: str) -> None:
         """Select the samples where annotator ``name`` differs from the consensus."""
-        self.selection.select(
-            self.disagreement_ids(name),
-            source=self.view_name,
-            description=f"{name} differs from the consensus",
+        self.select_rows(
+            self._disagreement_positions(name), description=f"{name} differs from the consensus"
         )
 
     def _on_doubtful(self, payload: dict) -> None:

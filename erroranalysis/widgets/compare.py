@@ -254,13 +254,16 @@ class RunComparePanel(View):
     # -- interaction ---------------------------------------------------------------------------
     def cell_ids(self, name: str) -> list[str]:
         """Sample ids in the 2×2 cell ``name`` (one of ``CELLS``)."""
+        return self.data.ids_at(self._cell_positions(name))
+
+    def _cell_positions(self, name: str) -> np.ndarray:
         from erroranalysis.analysis.evaluation import CELLS
 
         if self.comparison is None:
-            return []
+            return np.zeros(0, dtype=np.int64)
         if name not in CELLS:
             raise ValueError(f"unknown cell {name!r}; choose one of {list(CELLS)}")
-        return self.data.ids_at(self.comparison.cells[name])
+        return np.asarray(self.comparison.cells[name], dtype=np.int64)
 
     def click_cell(self, name: str) -> None:
         """Select the samples of cell ``name`` (as a click on it does)."""
@@ -269,13 +272,11 @@ class RunComparePanel(View):
         index = list(CELLS).index(name) if name in CELLS else -1
         if index < 0:
             raise ValueError(f"unknown cell {name!r}; choose one of {list(CELLS)}")
-        ids = self.cell_ids(name)
+        positions = self._cell_positions(name)
         self.cells.selected_cell = [index // 2, index % 2]
         comparison = self.comparison
-        self.selection.select(
-            ids,
-            source=self.view_name,
-            description=f"{name} ({comparison.run_a} vs {comparison.run_b})",
+        self.select_rows(
+            positions, description=f"{name} ({comparison.run_a} vs {comparison.run_b})"
         )
 
     def _on_cell(self, payload: dict) -> None:
@@ -286,21 +287,22 @@ class RunComparePanel(View):
 
     def class_ids(self, name: str) -> list[str]:
         """Sample ids of class ``name`` on which the two runs disagree (one right, one wrong)."""
+        return self.data.ids_at(self._class_positions(name))
+
+    def _class_positions(self, name: str) -> np.ndarray:
         if self.comparison is None:
-            return []
+            return np.zeros(0, dtype=np.int64)
         cells = self.comparison.cells
         positions = np.union1d(cells["only A right"], cells["only B right"])
         code = self.data.classes.index(name)
-        positions = positions[self.data.label_codes[positions] == code]
-        return self.data.ids_at(positions)
+        return positions[self.data.label_codes[positions] == code]
 
     def _on_class(self, payload: dict) -> None:
         if self.comparison is None or "row" not in payload:
             return
         name = str(self.comparison.per_class["class"].iloc[int(payload["row"])])
-        self.selection.select(
-            self.class_ids(name),
-            source=self.view_name,
+        self.select_rows(
+            self._class_positions(name),
             description=f"{name}: {self.comparison.run_a} and {self.comparison.run_b} disagree",
         )
 

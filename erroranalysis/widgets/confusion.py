@@ -215,9 +215,7 @@ class ConfusionMatrix(View):
         names = self.data.classes
         self._cell = (row, col)
         self._cell_description = f"given {names[row]}, predicted {names[col]}"
-        self.selection.select(
-            self.data.ids_at(pos), source=self.view_name, description=self._cell_description
-        )
+        self.select_rows(pos, description=self._cell_description)
 
     def _on_click(self, payload: dict) -> None:
         if not payload or "row" not in payload or self.counts is None:
@@ -248,12 +246,11 @@ class ConfusionMatrix(View):
             return
         row, col = self._cell
         pos = self.cell_positions(row, col)
-        if set(self.data.ids_at(pos)) != set(self.selection.sample_ids):
-            self.selection.select(
-                self.data.ids_at(pos), source=self.view_name, description=self._cell_description
-            )
+        # the selection is this view's own (source checked above): the cell's rows, ascending
+        if not np.array_equal(np.sort(self.selected_rows()), pos):
+            self.select_rows(pos, description=self._cell_description)
 
-    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+    def on_selection(self, positions: np.ndarray, source: str) -> None:
         self._cell = None
         if self.heatmap.selected_cell:
             self.heatmap.selected_cell = []

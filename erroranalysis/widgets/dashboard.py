@@ -113,6 +113,9 @@ class Dashboard(widgets.VBox):
     def _build(self, run: Any) -> None:
         self.data = ViewData(self.store, run)
         self.data.on_error(self.show_error)
+        # every view selects and reads row positions of this data (a rebuild after a scan that
+        # added samples rebinds: the selected samples are kept, by id)
+        self.selection.bind(self.data.id_index)
         info = self.data.run.result_info("projection") if self.data.run is not None else None
         self._projection_created = (info or {}).get("created")
         common = {"selection": self.selection}

@@ -266,17 +266,23 @@ class DatasetHealthPanel(View):
 
     def class_ids(self, name: str) -> list[str]:
         """Sample ids whose current label is class ``name``."""
+        return self.data.ids_at(self._class_positions(name))
+
+    def _class_positions(self, name: str) -> np.ndarray:
         code = self.data.classes.index(name)
-        return self.data.ids_at(np.flatnonzero(self.data.label_codes == code))
+        return np.flatnonzero(self.data.label_codes == code)
 
     def pair_ids(self, a: str, b: str) -> list[str]:
         """Sample ids labelled ``a`` and predicted ``b``, or labelled ``b`` and predicted ``a``."""
+        return self.data.ids_at(self._pair_positions(a, b))
+
+    def _pair_positions(self, a: str, b: str) -> np.ndarray:
         if self.data.pred_codes is None:
-            return []
+            return np.zeros(0, dtype=np.int64)
         ca, cb = self.data.classes.index(a), self.data.classes.index(b)
         labels, preds = self.data.label_codes, self.data.pred_codes
         mask = ((labels == ca) & (preds == cb)) | ((labels == cb) & (preds == ca))
-        return self.data.ids_at(np.flatnonzero(mask))
+        return np.flatnonzero(mask)
 
     def finding_ids(self, column: str) -> list[str]:
         """Sample ids a finding flags (``column`` as in the findings, e.g. ``is_grayscale``)."""
@@ -286,9 +292,7 @@ class DatasetHealthPanel(View):
     def click_class(self, name: str) -> None:
         """Select the samples of class ``name`` (as a row click does)."""
         self.classes.focused = ""
-        self.selection.select(
-            self.class_ids(name), source=self.view_name, description=f"class {name}"
-        )
+        self.select_rows(self._class_positions(name), description=f"class {name}")
 
     def _on_class(self, payload: dict) -> None:
         if "row" in payload and 0 <= int(payload["row"]) < len(self.class_rows):
@@ -297,15 +301,13 @@ class DatasetHealthPanel(View):
     def _on_pair(self, payload: dict) -> None:
         if "row" in payload and 0 <= int(payload["row"]) < len(self.pair_rows):
             a, b = self.pair_rows[int(payload["row"])]
-            self.selection.select(
-                self.pair_ids(a, b), source=self.view_name, description=f"{a} ↔ {b} confused"
-            )
+            self.select_rows(self._pair_positions(a, b), description=f"{a} ↔ {b} confused")
 
     def _on_finding(self, payload: dict) -> None:
         if "row" in payload and 0 <= int(payload["row"]) < len(self.finding_rows):
             column = self.finding_rows[int(payload["row"])]
             name = next(n for n, c, _ in _FINDINGS if c == column)
-            self.selection.select(self.finding_ids(column), source=self.view_name, description=name)
+            self.select_rows(np.flatnonzero(self.mask(column)), description=name)
 
     def on_change(self, change: Change) -> None:
         if len(change.label_positions):

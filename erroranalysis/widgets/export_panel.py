@@ -24,6 +24,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from erroranalysis.widgets.selection import Selection
+
 __all__ = ["EXPORT_FORMATS", "IMAGE_URLS", "WHAT", "ExportPanel"]
 
 #: Export formats offered, with the file extension of the default path ("" = a folder).
@@ -80,7 +82,7 @@ class ExportPanel(widgets.VBox):
     store : Store, path or ViewData
         The store to export from (the dashboard's shared data works too).
     selection : Selection or traitlets.HasTraits, optional
-        The shared selection of the dashboard (anything with a ``sample_ids`` trait); without
+        The shared selection of the dashboard (or anything with a ``sample_ids`` trait); without
         one, only the relabel candidates and weak spots can be exported.
     run : str, optional
         The run whose scan ranks the samples (default: the latest).
@@ -147,7 +149,10 @@ class ExportPanel(widgets.VBox):
         options = [(label, value) for value, label in WHAT.items()]
         if selection is None:
             options = [option for option in options if option[1] != "selection"]
-        default = "selection" if selection is not None and self._selected() else "candidates"
+        # a Selection changes its version on every change and counts itself without making ids
+        # (it may hold 300k rows); any other HasTraits offers its sample_ids trait
+        self._watched = "version" if isinstance(selection, Selection) else "sample_ids"
+        default = "selection" if selection is not None and self._count() else "candidates"
         self.what = widgets.Dropdown(options=options, value=default, description="export")
         self.what.add_class("ea-export-what")
         self.format = widgets.Dropdown(
@@ -199,7 +204,7 @@ class ExportPanel(widgets.VBox):
         self.format.observe(self._on_choice, "value")
         self.path.observe(self._on_path, "value")
         if selection is not None:
-            selection.observe(self._on_selection, "sample_ids")
+            selection.observe(self._on_selection, self._watched)
         self._update_selection_info()
         from erroranalysis.widgets._frontend import Stylesheet
 
@@ -218,6 +223,13 @@ class ExportPanel(widgets.VBox):
         if self.selection is None:
             return ()
         return tuple(str(sample_id) for sample_id in (self.selection.sample_ids or ()))
+
+    def _count(self) -> int:
+        if self.selection is None:
+            return 0
+        if isinstance(self.selection, Selection):
+            return len(self.selection)
+        return len(self.selection.sample_ids or ())
 
     def _default_path(self) -> str:
         what = getattr(getattr(self, "what", None), "value", "candidates")
@@ -253,7 +265,7 @@ class ExportPanel(widgets.VBox):
         if self.selection is None or self.what.value != "selection":
             self.selection_info.value = ""  # the count only matters when exporting it
             return
-        count = len(self._selected())
+        count = self._count()
         noun = "sample" if count == 1 else "samples"
         self.selection_info.value = (
             f'<span class="ea-export-selection-count">{count:,} {noun} selected</span>'
@@ -373,7 +385,7 @@ class ExportPanel(widgets.VBox):
         noun = "sample" if result.count == 1 else "samples"
         head = f"Exported <b>{result.count:,}</b> {noun} ({html.escape(WHAT[what])})"
         if what == "selection":
-            head += f" of {len(self._selected()):,} selected"
+            head += f" of {self._count():,} selected"
         head += (
             f" as <b>{html.escape(result.format)}</b>, export id "
             f"<code>{html.escape(result.export_id)}</code>:"
@@ -394,5 +406,5 @@ class ExportPanel(widgets.VBox):
         selection, self.selection = getattr(self, "selection", None), None
         if selection is not None:
             with contextlib.suppress(ValueError):  # never registered (__init__ failed half-way)
-                selection.unobserve(self._on_selection, "sample_ids")
+                selection.unobserve(self._on_selection, getattr(self, "_watched", "version"))
         super().close()

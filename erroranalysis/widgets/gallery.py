@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from erroranalysis.widgets._base import View
-from erroranalysis.widgets._data import Change
+from erroranalysis.widgets._data import Change, stable_argsort
 from erroranalysis.widgets._frontend import GridWidget
 from erroranalysis.widgets.selection import Selection
 from erroranalysis.widgets.thumbnails import ThumbnailCache
@@ -127,6 +127,8 @@ class Gallery(View):
         self._reorder()
 
     # -- filters -------------------------------------------------------------------------
+    _new_column = False  # set while a new sort column resets the range slider
+
     def _build_filters(self) -> None:
         data = self.data
         small = {"layout": widgets.Layout(width="auto"), "style": {"description_width": "auto"}}
@@ -176,7 +178,7 @@ class Gallery(View):
             self.filter_flag,
             self.score_range,
         ):
-            control.observe(lambda _: self._reorder(), "value")
+            control.observe(self._on_filter, "value")
         self.page_size_choice.observe(self._on_page_size, "value")
         self.thumb_size_choice.observe(self._on_thumb_size, "value")
         self.filters = widgets.HBox(
@@ -267,6 +269,10 @@ class Gallery(View):
             parts.append(f"{self.sort_by.value} in [{lo:.3g}, {hi:.3g}]")
         return ", ".join(parts)
 
+    def _on_filter(self, _event: dict) -> None:
+        if not self._new_column:  # a new sort column resets the range: it reorders once, itself
+            self._reorder()
+
     def _on_page_size(self, event: dict) -> None:
         self.page_size = int(event["new"])
         self.page = 0
@@ -280,20 +286,46 @@ class Gallery(View):
     # -- ordering ------------------------------------------------------------------------
     def _showing_selection(self) -> bool:
         # an empty confusion cell is still a selection (of nothing), unlike a cleared selection
-        return bool(self.selection.sample_ids) or bool(self.selection.description)
+        return len(self.selection) > 0 or bool(self.selection.description)
 
     def _base_positions(self) -> np.ndarray:
         if self._showing_selection():
-            return self.data.positions(self.selection.sample_ids)
+            return self.selected_rows()
         return np.arange(self.data.num_samples, dtype=np.int64)
 
-    def _sorted(self, positions: np.ndarray, column: str, ascending: bool) -> np.ndarray:
+    def _sort_keys(self, column: str, ascending: bool) -> np.ndarray:
+        """One key per sample that sorts ``column`` ascending (NaN last either way)."""
         values = pd.to_numeric(self.data.frame[column], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
-        )[positions]
+        )
         keys = values if ascending else -values
-        keys = np.where(np.isnan(keys), np.inf, keys)
-        return positions[np.argsort(keys, kind="stable")]
+        return np.where(np.isnan(keys), np.inf, keys)
+
+    def _full_order(self, column: str, ascending: bool) -> np.ndarray:
+        """Every sample sorted by ``column`` (store order without one); sorted once per column
+        and direction, as the scores do not change with relabels."""
+        key = (column, ascending)
+        if key not in self._all_orders:
+            every = np.arange(self.data.num_samples, dtype=np.int64)
+            self._all_orders[key] = (
+                stable_argsort(self._sort_keys(column, ascending)) if column else every
+            )
+        return self._all_orders[key]
+
+    def _sorted(self, positions: np.ndarray, column: str, ascending: bool) -> np.ndarray:
+        """The selection's ``positions`` sorted by ``column``, stably: ties in store order when
+        the selection is large or the column already sorted, else in the selection's order (the
+        views select ascending rows, where the two agree)."""
+        n, k = self.data.num_samples, len(positions)
+        if (column, ascending) in self._all_orders or 4 * k >= n:
+            # a large selection, or a column already sorted: one O(N) pass over the sorted
+            # store (128k of 1.28M: ~4 ms, where sorting the selection's values takes ~15 ms)
+            order = self._full_order(column, ascending)
+            member = np.zeros(n, dtype=bool)
+            member[positions] = True
+            if np.count_nonzero(member) == k:  # the pass would drop a sample selected twice
+                return order[member[order]]
+        return positions[stable_argsort(self._sort_keys(column, ascending)[positions])]
 
     def _reorder(self, keep_page: bool = False) -> None:
         column, ascending = self.sort_by.value, bool(self.ascending.value)
@@ -302,12 +334,7 @@ class Gallery(View):
             if column:
                 positions = self._sorted(positions, column, ascending)
         else:
-            # every sample: the scores do not change with relabels, so each order is sorted once
-            key = (column, ascending)
-            if key not in self._all_orders:
-                every = np.arange(self.data.num_samples, dtype=np.int64)
-                self._all_orders[key] = self._sorted(every, column, ascending) if column else every
-            positions = self._all_orders[key]
+            positions = self._full_order(column, ascending)
         mask = self.filter_mask() if hasattr(self, "filters") else None
         if mask is not None:
             positions = positions[mask[positions]]
@@ -319,7 +346,11 @@ class Gallery(View):
         # a new column sorts worst first: lowest first where low is bad (label quality, a
         # metric attached with higher_is_better=True), highest first where high is bad (loss)
         column = event["new"]
-        self._set_score_range()
+        self._new_column = True
+        try:
+            self._set_score_range()
+        finally:
+            self._new_column = False
         ascending = self.data.low_is_bad(column) if column else True
         if ascending != self.ascending.value:
             with self.ascending.hold_trait_notifications():
@@ -434,7 +465,7 @@ class Gallery(View):
         if payload and payload.get("sample_id"):
             self.click(payload["sample_id"])
 
-    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+    def on_selection(self, positions: np.ndarray, source: str) -> None:
         # the same selection again (a confusion cell re-selected after a relabel): stay on the page
         what = (source, self.selection.description)
         same = what == self._selection_what and bool(self.selection.description)

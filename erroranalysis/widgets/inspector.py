@@ -654,8 +654,8 @@ class Inspector(View):
     def _sequence(self) -> np.ndarray:
         if self.sequence is not None:
             return np.asarray(self.sequence(), dtype=np.int64)
-        if self.selection.sample_ids:
-            return self.data.positions(self.selection.sample_ids)
+        if len(self.selection):
+            return self.selected_rows()
         return np.arange(self.data.num_samples, dtype=np.int64)
 
     def _update_nav(self) -> None:
@@ -811,7 +811,7 @@ class Inspector(View):
             self._render()
             self._saliency_on_focus()  # a new label needs its own map (cached or on the button)
 
-    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
+    def on_selection(self, positions: np.ndarray, source: str) -> None:
         self._update_nav()
 
 

@@ -205,11 +205,14 @@ class IssueTable(View):
 
     def _sort(self) -> None:
         if self.sort_column and len(self.rows):
-            values = (  # integer keys: sorting 300k label strings costs ~0.3 s
-                self.data.label_sort_keys(self.rows)
-                if self.sort_column == "label"
-                else self._column_values(self.sort_column, self.rows)
-            )
+            # integer keys for the string columns that have them: sorting 300k label strings
+            # costs ~0.3 s, 300k sample ids ~0.2 s (the ids' rank is found once)
+            if self.sort_column == "label":
+                values = self.data.label_sort_keys(self.rows)
+            elif self.sort_column == "sample_id":
+                values = self.data.id_sort_keys(self.rows)
+            else:
+                values = self._column_values(self.sort_column, self.rows)
             order = (
                 pd.Series(values)
                 .sort_values(ascending=not self.descending, kind="stable", na_position="last")
@@ -261,9 +264,7 @@ class IssueTable(View):
             # the gallery shows this issue type's samples (in the table's order) …
             description = f"{self.issue.value} (issue table)"
             if self.selection.description != description or self.selection.source != self.view_name:
-                self.selection.select(
-                    self.data.ids_at(self.rows), source=self.view_name, description=description
-                )
+                self.select_rows(self.rows, description=description)
             # … and the inspector the clicked one
             self.selection.focus(sid, source=self.view_name)
 

@@ -268,7 +268,7 @@ class EmbeddingScatter(View):
             self._recolour()
             # planar (x then y): the page takes both columns as views of one buffer, no copy
             self.canvas.positions = np.ascontiguousarray(self.positions.T).tobytes()
-            self._show_selection(self.data.positions(self.selection.sample_ids))
+            self._show_selection(self.selected_rows())
             self._show_focus(self.data.position(self.selection.focused))
 
     def set_positions(self, xy: Any) -> None:
@@ -414,8 +414,8 @@ class EmbeddingScatter(View):
                 np.sort(rows), description=f"{len(rows):,} points from a scatter {what}"
             )
         elif kind == "deselect":
-            if self.selection.sample_ids:
-                self.selection.select((), source=self.view_name)
+            if len(self.selection):
+                self.select_rows(np.zeros(0, dtype=np.int64))
             self.canvas.selected = b""
         elif kind == "hover":
             index = int(message.get("index", -1))
@@ -452,9 +452,7 @@ class EmbeddingScatter(View):
         """Select the samples at row ``positions`` (as a box or lasso does)."""
         positions = np.asarray(positions, dtype=np.int64)
         self._show_selection(positions)
-        self.selection.select(
-            self.data.ids_at(positions), source=self.view_name, description=description
-        )
+        self.select_rows(positions, description=description)
 
     # -- highlights ----------------------------------------------------------------------
     def _show_selection(self, positions: np.ndarray) -> None:
@@ -480,8 +478,8 @@ class EmbeddingScatter(View):
         x, y = self.xy[self.canvas.focused]
         return float(x), float(y)
 
-    def on_selection(self, ids: tuple[str, ...], source: str) -> None:
-        self._show_selection(self.data.positions(ids))
+    def on_selection(self, positions: np.ndarray, source: str) -> None:
+        self._show_selection(positions)
 
     def on_focus(self, sample_id: str | None, source: str) -> None:
         self._show_focus(self.data.position(sample_id))

@@ -444,9 +444,7 @@ class SliceTable(View):
         column = _first(_COLUMN_NAMES, self.slices.columns)
         value = _first(_VALUE_NAMES, self.slices.columns)
         description = f"slice {record[column]} = {record[value]}" if column and value else "slice"
-        self.selection.select(
-            self.data.ids_at(positions), source=self.view_name, description=description
-        )
+        self.select_rows(positions, description=description)
 
     def _on_click(self, payload: dict) -> None:
         if not payload:
