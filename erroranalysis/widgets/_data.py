@@ -251,7 +251,14 @@ class ViewData:
             if isinstance(ids.dtype, pd.StringDtype) and not ids.isna().any()
             else np.asarray(ids.astype(str), dtype=object)
         )
-        self._id_index = pd.Index(self.sample_ids)
+        store_ids = getattr(store, "sample_ids", None)
+        # the frame is in store order, so the store's own Index is these ids: sharing it shares
+        # its hash table (~85 MB and ~0.1 s to build at 1.28M; the thumbnails build it anyway)
+        self._id_index = (
+            store_ids
+            if isinstance(store_ids, pd.Index) and len(store_ids) == len(self.sample_ids)
+            else pd.Index(self.sample_ids)
+        )
         self._positions_cache: tuple[tuple, np.ndarray] | None = None
         # the rank of each id among the sorted ids (None: not needed yet; the positions
         # themselves when the ids are in sorted order)
