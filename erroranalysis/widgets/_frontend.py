@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Stylesheet",
     "TableWidget",
     "ZoomWidget",
+    "table_number",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,6 +117,27 @@ class GridWidget(_ClickMixin, anywidget.AnyWidget):
     empty_text = traitlets.Unicode("nothing to show").tag(sync=True)
     #: Thumbnail width in pixels (the stylesheet's --ea-thumb-size).
     thumb_size = traitlets.Int(104).tag(sync=True)
+
+
+def table_number(value: Any, digits: str = ".3f") -> str:
+    """A table cell's text for a number: "—" for missing, thousands separators for integers.
+
+    Parameters
+    ----------
+    value : int, float or None
+        The number (NaN and None are missing).
+    digits : str
+        Format spec for non-integers.
+
+    Returns
+    -------
+    str
+    """
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return "—"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    return format(float(value), digits)
 
 
 class TableWidget(_ClickMixin, anywidget.AnyWidget):

@@ -30,21 +30,13 @@ import pandas as pd
 
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
-from erroranalysis.widgets._frontend import TableWidget
+from erroranalysis.widgets._frontend import TableWidget, table_number
 from erroranalysis.widgets.selection import Selection
 
 __all__ = ["AnnotatorPanel"]
 
 #: Low-consensus rows sent to the page at most (the button selects every one).
 MAX_ROWS = 200
-
-
-def _number(value: Any, digits: str = ".3f") -> str:
-    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
-        return "—"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    return format(float(value), digits)
 
 
 class AnnotatorPanel(View):
@@ -174,7 +166,13 @@ class AnnotatorPanel(View):
             "worst class",
         ]
         self.annotators.rows = [
-            [name, _number(quality), _number(agree, ".1%"), _number(int(count)), str(worst or "")]
+            [
+                name,
+                table_number(quality),
+                table_number(agree, ".1%"),
+                table_number(int(count)),
+                str(worst or ""),
+            ]
             for name, quality, agree, count, worst in zip(
                 self.annotator_rows,
                 table["quality"],
@@ -205,7 +203,7 @@ class AnnotatorPanel(View):
             return
         self.doubtful.row_ids = shown["sample_id"].astype(str).tolist()
         self.doubtful.rows = [
-            [sid, str(label), _number(quality), _number(agree, ".0%"), str(answers)]
+            [sid, str(label), table_number(quality), table_number(agree, ".0%"), str(answers)]
             for sid, label, quality, agree, answers in zip(
                 self.doubtful.row_ids,
                 shown["consensus_label"],

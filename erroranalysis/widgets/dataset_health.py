@@ -34,7 +34,7 @@ import pandas as pd
 
 from erroranalysis.widgets._base import View
 from erroranalysis.widgets._data import Change
-from erroranalysis.widgets._frontend import TableWidget
+from erroranalysis.widgets._frontend import TableWidget, table_number
 from erroranalysis.widgets.selection import Selection
 
 __all__ = ["DatasetHealthPanel"]
@@ -54,14 +54,6 @@ _FINDINGS = (
 )
 _CLEANVISION_FLAGS = {"is_grayscale", "is_low_information", "is_dark", "is_light", "is_blurry"}
 _CLEANVISION_FLAGS |= {"is_odd_aspect_ratio", "is_odd_size"}
-
-
-def _number(value: Any, digits: str = ".3f") -> str:
-    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
-        return "—"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    return format(float(value), digits)
 
 
 class DatasetHealthPanel(View):
@@ -200,7 +192,7 @@ class DatasetHealthPanel(View):
         ]
         self.class_rows = table["class"].tolist()
         self.classes.columns = shown
-        self.classes.rows = [[_number(v) if c != "class" else v for c, v in zip(shown, row, strict=True)]
+        self.classes.rows = [[table_number(v) if c != "class" else v for c, v in zip(shown, row, strict=True)]
                              for row in table[shown].itertuples(index=False)]  # fmt: skip
 
     def _pair_table(self, pairs: Any) -> None:
@@ -216,7 +208,7 @@ class DatasetHealthPanel(View):
         )
         self.pairs.columns = ["class A", "class B", "overlapping samples", "joint probability"]
         self.pairs.rows = [
-            [a, b, _number(int(n)), _number(float(p), ".4f")]
+            [a, b, table_number(int(n)), table_number(float(p), ".4f")]
             for (a, b), n, p in zip(
                 self.pair_rows,
                 pairs["Num Overlapping Examples"],
