@@ -13,8 +13,10 @@ HELP = "out-of-sample predictions: train a timm model per fold, predict the held
 DESCRIPTION = (
     "Stratified k-fold cross-validation: for each fold a fresh timm model trains on the other "
     "folds and predicts the held-out one, so every sample is scored by a model that never saw "
-    "it (what label-issue detection needs). --engine ray trains the folds as separate Ray tasks "
-    "on a cluster (--address host:6379 or ray://host:10001)."
+    "it (what label-issue detection needs). --engine processes trains the folds side by side in "
+    "local worker processes, one torch thread each (--workers N; default one per fold, at most "
+    "one per core); --engine ray trains them as separate Ray tasks on a cluster (--address "
+    "host:6379 or ray://host:10001)."
 )
 
 
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--embeddings", choices=["first_fold", "full", "none"], default="first_fold"
     )
     parser.add_argument("--device", help="cpu or cuda (local engine; default: a GPU if any)")
-    add_run_output_arguments(parser, engine_help="where the folds train")
+    add_run_output_arguments(parser, engine_help="where the folds train", processes=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         engine=args.engine,
         address=args.address,
+        workers=args.workers,
     )
     parameters = result.info.get("parameters", {})
     print(

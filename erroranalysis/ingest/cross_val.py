@@ -90,6 +90,7 @@ def cross_val_predict(
     overwrite: bool = False,
     engine: str = "local",
     address: str | None = None,
+    workers: int | None = None,
 ) -> Run:
     """Out-of-sample probabilities and embeddings for every sample by stratified k-fold training.
 
@@ -154,13 +155,20 @@ def cross_val_predict(
     save_models : bool
         Keep each fold's weights in the run folder (``models/fold-<k>.pt``, float16), so that
         Grad-CAM explains a sample with the fold model that did not train on it.
-    engine : {"local", "ray"}
-        Train the folds one after another here, or as separate Ray tasks on a cluster, side by
-        side (the optional extra ``pip install "erroranalysis[ray]"``): the driver reads the
-        images once and puts them into Ray's object store; finished folds are kept in
-        ``<store>/.work/ray-cv-<run>/`` so a rerun resumes. Same seeds, same splits, same run.
+    engine : {"local", "processes", "ray"}
+        Train the folds one after another here (``"local"``); side by side in ``workers`` local
+        worker processes, one torch thread each (``"processes"``: the cores are shared out by
+        folds, which suits small networks that gain little from more threads; the images are
+        read once here and shared with the workers); or as separate Ray tasks on a cluster, side
+        by side (``"ray"``, the optional extra ``pip install "erroranalysis[ray]"``): the driver
+        reads the images once and puts them into Ray's object store; finished folds are kept in
+        ``<store>/.work/ray-cv-<run>/`` so a rerun resumes. Same seeds, same splits, same run
+        (``"processes"`` equals ``"local"`` run on one torch thread).
     address : str, optional
         With ``engine="ray"``: the cluster (see :func:`erroranalysis.ingest.ray_engine.connect`).
+    workers : int, optional
+        With ``engine="processes"``: the number of worker processes; default one per fold job,
+        at most ``os.cpu_count()``.
 
     Returns
     -------
@@ -180,14 +188,20 @@ def cross_val_predict(
     import torch
 
     started = time.perf_counter()
-    if engine not in ("local", "ray"):
-        raise ErrorAnalysisError(f"engine must be 'local' or 'ray'; got {engine!r}")
+    if engine not in ("local", "processes", "ray"):
+        raise ErrorAnalysisError(f"engine must be 'local', 'processes' or 'ray'; got {engine!r}")
     if engine == "ray":
         from erroranalysis.ingest.ray_engine import require_ray
 
         require_ray()
     elif address is not None:
         raise ErrorAnalysisError("address only applies to engine='ray'")
+    if workers is not None:
+        if engine != "processes":
+            raise ErrorAnalysisError("workers only applies to engine='processes'")
+        if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+            raise ErrorAnalysisError(f"workers must be a positive integer; got {workers!r}")
+        workers = int(workers)
     folds = int(folds)
     if folds < 2:
         raise ErrorAnalysisError(f"folds must be at least 2; got {folds}")
@@ -219,8 +233,8 @@ def cross_val_predict(
     torch_device = _torch_data.resolve_device(device)
     num_classes = store.num_classes
 
-    workers = _torch_data.default_num_workers() if num_workers is None else int(num_workers)
-    images = _torch_data.load_image_tensor(store, image_size, progress=progress, workers=workers)
+    threads = _torch_data.default_num_workers() if num_workers is None else int(num_workers)
+    images = _torch_data.load_image_tensor(store, image_size, progress=progress, workers=threads)
     size = int(images.shape[-1]) if image_size is None else int(image_size)
     # Unlabelled samples (code -1) are never trained on: each fold's model predicts them and
     # their probabilities are the mean over the folds (out-of-sample for them too).
@@ -273,6 +287,11 @@ def cross_val_predict(
         "save_model": save_models,
     }
     ray_info: dict[str, Any] | None = None
+    process_info: dict[str, Any] | None = None
+    if engine == "processes" and workers is None:
+        from erroranalysis.ingest.process_engine import default_workers
+
+        workers = default_workers(len(jobs))
     try:
         with torch.random.fork_rng(devices=[]):
             if engine == "ray":
@@ -280,6 +299,12 @@ def cross_val_predict(
 
                 results, ray_info = ray_engine.cross_val_folds(
                     store, run, trainer, jobs, spec, folds=folds, address=address, bar=bar
+                )
+            elif engine == "processes":
+                from erroranalysis.ingest import process_engine
+
+                results, process_info = process_engine.cross_val_folds(
+                    trainer, jobs, spec, folds=folds, workers=int(workers or 1), bar=bar
                 )
             else:
                 results = (_run_fold(trainer, job, spec, folds, bar) for job in jobs)
@@ -334,7 +359,9 @@ def cross_val_predict(
         "accuracy": round(accuracy, 4),
         "seconds": round(time.perf_counter() - started, 2),
         "engine": engine,
+        "workers": workers,
         **({"ray": ray_info} if ray_info is not None else {}),
+        **({"fold_seconds": process_info["fold_seconds"]} if process_info is not None else {}),
         "model_source": {
             "kind": "cross_val",
             "name": model_name,
@@ -597,7 +624,7 @@ class _Trainer:
                 optimizer.step()
                 schedule.step()
             if self.bar is not None:
-                self.bar.set_postfix(loss=f"{float(loss):.3f}")
+                self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
                 self.bar.update(1)
         model.eval()
 

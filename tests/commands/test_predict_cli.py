@@ -50,3 +50,26 @@ def test_cross_val_verb_adds_an_out_of_sample_run(store, capsys):
     assert run.out_of_sample and run.info["parameters"]["folds"] == 2
     assert main([*args, "--address", "head:6379"]) == 2  # the same check as predict's
     assert capsys.readouterr().err.strip() == "error: --address needs --engine ray"
+
+
+def test_cross_val_verb_trains_folds_in_processes(store, capsys):
+    args = ["cross-val", str(store.path), "--model", "test_resnet", "--folds", "2"]
+    options = ["--epochs", "1", "--image-size", "16", "--no-progress"]
+    assert main([*args, *options, "--engine", "processes", "--workers", "2", "--run", "p"]) == 0
+    assert "added run 'p' (processes engine" in capsys.readouterr().out
+    parameters = ea.Store.open(store.path).run("p").info["parameters"]
+    assert parameters["engine"] == "processes" and parameters["workers"] == 2
+    for bad, message in [
+        (["--engine", "processes", "--workers", "0"], "error: --workers must be at least 1; got 0"),
+        (
+            ["--engine", "processes", "--workers", "-3"],
+            "error: --workers must be at least 1; got -3",
+        ),
+        (["--workers", "2"], "error: --workers needs --engine processes"),
+    ]:
+        assert main([*args, *options, *bad]) == 2
+        assert capsys.readouterr().err.strip() == message
+    with pytest.raises(SystemExit) as exit_:  # predict has no such engine
+        main(["predict", str(store.path), "--model", "test_resnet", "--engine", "processes"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'processes'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -173,3 +174,49 @@ def test_stages_train_on_one_torch_thread_and_restore_the_count(tmp_path, monkey
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_quick_stage_trains_its_folds_side_by_side_on_two_cores(tmp_path, monkeypatch):
+    # JupyterLab waits for the quick stage: its two folds train at once, one process (and one
+    # torch thread) per core; the full stage trains beside JupyterLab and stays on one core.
+    import erroranalysis.datasets.demo as demo_module
+    import erroranalysis.ingest.cross_val as cross_val
+
+    seen = []
+
+    class Stop(Exception):
+        """Ends the build at its first training: only the engine matters here."""
+
+    def record_engine(*args, **kwargs):
+        seen.append((kwargs["run"], kwargs.get("engine", "local"), kwargs.get("workers")))
+        raise Stop
+
+    monkeypatch.setattr(cross_val, "cross_val_predict", record_engine)
+    monkeypatch.setattr(demo_module.os, "cpu_count", lambda: 2)
+    with pytest.raises(Stop):
+        build_demo(tmp_path / "two", seed=1, progress=False, **SMALL)
+    with pytest.raises(Stop):
+        build_demo(tmp_path / "full", seed=1, progress=False, stages=("full",), **SMALL)
+    monkeypatch.setattr(demo_module.os, "cpu_count", lambda: 1)
+    with pytest.raises(Stop):
+        build_demo(tmp_path / "one", seed=1, progress=False, **SMALL)
+    assert seen == [
+        ("demo-quick", "processes", 2),
+        ("demo", "local", None),
+        ("demo-quick", "local", None),
+    ]
+
+
+def test_quick_stage_in_processes_predicts_what_it_did_locally(tmp_path, monkeypatch):
+    import erroranalysis.datasets.demo as demo_module
+
+    options = {"seed": 3, "progress": False, "until": "quick", "scan": False, **SMALL}
+    monkeypatch.setattr(demo_module, "_quick_engine", lambda: {})
+    local = build_demo(tmp_path / "local", **options)
+    monkeypatch.setattr(demo_module, "_quick_engine", lambda: {"engine": "processes", "workers": 2})
+    spread = build_demo(tmp_path / "spread", **options)
+    local_run = ea.Store.open(local.store_path).run("demo-quick")
+    spread_run = ea.Store.open(spread.store_path).run("demo-quick")
+    assert spread_run.info["parameters"]["engine"] == "processes"
+    np.testing.assert_allclose(spread_run.probs, local_run.probs, atol=1e-6)
+    np.testing.assert_allclose(spread_run.embeddings, local_run.embeddings, atol=1e-6)
