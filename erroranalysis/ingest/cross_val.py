@@ -578,6 +578,43 @@ class _Trainer:
         self.label_smoothing = label_smoothing
         self.bar = bar
 
+    def settings(self) -> dict[str, Any]:
+        """Everything but the images and the bar, as plain arrays and numbers: what another
+        process (a local worker, a Ray task) needs to rebuild this trainer."""
+        return {
+            "codes": self.codes.numpy(),
+            "mean": self.mean.cpu().numpy(),
+            "std": self.std.cpu().numpy(),
+            "channels_last": self.channels_last,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    @classmethod
+    def from_settings(
+        cls, images: torch.Tensor, settings: dict[str, Any], device: torch.device, bar: Any = None
+    ) -> _Trainer:
+        """The trainer :meth:`settings` describes, over ``images``, in another process."""
+        import torch
+
+        return cls(
+            images=images,
+            codes=torch.from_numpy(np.asarray(settings["codes"], dtype=np.int64)),
+            mean=torch.as_tensor(settings["mean"]),
+            std=torch.as_tensor(settings["std"]),
+            device=device,
+            channels_last=settings["channels_last"],
+            batch_size=settings["batch_size"],
+            epochs=settings["epochs"],
+            lr=settings["lr"],
+            weight_decay=settings["weight_decay"],
+            label_smoothing=settings["label_smoothing"],
+            bar=bar,
+        )
+
     def _prepare(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(self.device, non_blocking=True).float()
         return ((batch - self.mean) / self.std).contiguous(memory_format=self.memory_format)

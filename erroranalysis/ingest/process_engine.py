@@ -82,18 +82,10 @@ def _init_worker(shm_name: str, shape: tuple[int, ...], config: dict[str, Any], 
         warnings.simplefilter("ignore", UserWarning)  # not writable: the trainer only reads
         tensor = torch.from_numpy(images)
     _WORKER["block"] = block  # keeps the mapping alive for the worker's life
-    _WORKER["trainer"] = _Trainer(
-        images=tensor,
-        codes=torch.from_numpy(np.asarray(config["codes"], dtype=np.int64)),
-        mean=torch.as_tensor(config["mean"]),
-        std=torch.as_tensor(config["std"]),
-        device=torch.device(config["device"]),
-        channels_last=config["channels_last"],
-        batch_size=config["batch_size"],
-        epochs=config["epochs"],
-        lr=config["lr"],
-        weight_decay=config["weight_decay"],
-        label_smoothing=config["label_smoothing"],
+    _WORKER["trainer"] = _Trainer.from_settings(
+        tensor,
+        config,
+        torch.device(config["device"]),
         bar=_QueueBar(messages) if messages is not None else None,
     )
 
@@ -158,18 +150,7 @@ def cross_val_folds(
     from multiprocessing import shared_memory
 
     images = np.ascontiguousarray(trainer.images.numpy())
-    config = {
-        "codes": trainer.codes.numpy(),
-        "mean": trainer.mean.cpu().numpy(),
-        "std": trainer.std.cpu().numpy(),
-        "device": str(trainer.device),
-        "channels_last": trainer.channels_last,
-        "batch_size": trainer.batch_size,
-        "epochs": trainer.epochs,
-        "lr": trainer.lr,
-        "weight_decay": trainer.weight_decay,
-        "label_smoothing": trainer.label_smoothing,
-    }
+    config = {**trainer.settings(), "device": str(trainer.device)}
     context = multiprocessing.get_context("spawn")
     messages = context.Queue() if bar is not None else None
     block = shared_memory.SharedMemory(create=True, size=max(1, images.nbytes))

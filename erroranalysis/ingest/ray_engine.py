@@ -796,20 +796,7 @@ def _fold_task(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the object store's arrays are read-only
         tensor = torch.from_numpy(images)
-    trainer = _Trainer(
-        images=tensor,
-        codes=torch.from_numpy(np.asarray(config["codes"], dtype=np.int64)),
-        mean=torch.as_tensor(config["mean"]),
-        std=torch.as_tensor(config["std"]),
-        device=device,
-        channels_last=config["channels_last"],
-        batch_size=config["batch_size"],
-        epochs=config["epochs"],
-        lr=config["lr"],
-        weight_decay=config["weight_decay"],
-        label_smoothing=config["label_smoothing"],
-        bar=None,
-    )
+    trainer = _Trainer.from_settings(tensor, config, device)
     with torch.random.fork_rng(devices=[]):
         probs, emb, state = _run_fold(trainer, job, spec, folds)
     return probs, emb, state, time.perf_counter() - started, device.type
@@ -845,17 +832,7 @@ def cross_val_folds(
     cluster = cluster_description(ray, address)
     check_nodes(ray)
     images = trainer.images.numpy()
-    config = {
-        "codes": trainer.codes.numpy(),
-        "mean": trainer.mean.cpu().numpy(),
-        "std": trainer.std.cpu().numpy(),
-        "channels_last": trainer.channels_last,
-        "batch_size": trainer.batch_size,
-        "epochs": trainer.epochs,
-        "lr": trainer.lr,
-        "weight_decay": trainer.weight_decay,
-        "label_smoothing": trainer.label_smoothing,
-    }
+    config = trainer.settings()
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.ascontiguousarray(images).tobytes())
     for value in (config["codes"], config["mean"], config["std"]):
