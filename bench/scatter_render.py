@@ -480,63 +480,35 @@ def rows_of(results: dict, sizes: list[int], machine: str, load: str) -> list[di
             base = results[other, n]
             name = names[other]
             r, b = ours["render"], base["render"]
-            out.append(
-                row(
-                    f"scatter first render: bytes sent (vs {name})",
-                    size,
-                    r["bytes"],
-                    b["bytes"],
-                    "≤ 9 B/point + the 0.23 MB front-end bundle",
-                    r["bytes"] <= 9 * n + 300_000,
-                    unit="B",
-                    note=f"{r['messages']} vs {b['messages']} comm messages",
-                )
-            )
-            t_ours, t_base = _seconds(r["ms"]), _seconds(b["ms"])
-            out.append(
-                row(
-                    f"scatter first render: cell start → first frame rasterized (vs {name})",
-                    size,
-                    t_ours,
-                    t_base,
-                    f"faster than {name}",
-                    None if t_ours is None or t_base is None else t_ours < t_base,
-                    note=(
-                        f"the library's own 'drawn' signal at {_fmt(r['signal_ms'])} vs"
-                        f" {_fmt(b['signal_ms'])}; kernel CPU building the widget"
-                        f" {r['cpu']:.2f} vs {b['cpu']:.2f} s; headless Chromium, software"
-                        f" WebGL; {load}; {machine}"
-                        + ("" if t_base is not None else f"; {name} did not draw within the limit")
-                    ),
-                )
+            out += _bytes_and_time_rows(
+                "first render",
+                "cell start → first frame rasterized",
+                r,
+                b,
+                name,
+                size,
+                bytes_target=("≤ 9 B/point + the 0.23 MB front-end bundle", 9 * n + 300_000),
+                time_note=(
+                    f"the library's own 'drawn' signal at {_fmt(r['signal_ms'])} vs"
+                    f" {_fmt(b['signal_ms'])}; kernel CPU building the widget"
+                    f" {r['cpu']:.2f} vs {b['cpu']:.2f} s; headless Chromium, software"
+                    f" WebGL; {load}; {machine}"
+                    + ("" if b["ms"] is not None else f"; {name} did not draw within the limit")
+                ),
             )
             r, b = ours["colour"], base["colour"]
-            out.append(
-                row(
-                    f"scatter colour change: bytes sent (vs {name})",
-                    size,
-                    r["bytes"],
-                    b["bytes"],
-                    "≤ 1 B/point + 1 KB",
-                    r["bytes"] <= n + 1000,
-                    unit="B",
-                    note=f"{r['messages']} vs {b['messages']} comm messages",
-                )
-            )
-            t_ours, t_base = _seconds(r["ms"]), _seconds(b["ms"])
-            out.append(
-                row(
-                    f"scatter colour change: cell start → redrawn frame rasterized (vs {name})",
-                    size,
-                    t_ours,
-                    t_base,
-                    f"faster than {name}",
-                    None if t_ours is None or t_base is None else t_ours < t_base,
-                    note=(
-                        f"{r['calls']} vs {b['calls']} WebGL point draws; kernel CPU"
-                        f" {r['cpu'] * 1000:.0f} vs {b['cpu'] * 1000:.0f} ms; {load}"
-                    ),
-                )
+            out += _bytes_and_time_rows(
+                "colour change",
+                "cell start → redrawn frame rasterized",
+                r,
+                b,
+                name,
+                size,
+                bytes_target=("≤ 1 B/point + 1 KB", n + 1000),
+                time_note=(
+                    f"{r['calls']} vs {b['calls']} WebGL point draws; kernel CPU"
+                    f" {r['cpu'] * 1000:.0f} vs {b['cpu'] * 1000:.0f} ms; {load}"
+                ),
             )
         if ("jscatter", n) in results and "click" in ours:
             a, b = ours["click"], results["jscatter", n]["click"]
@@ -561,6 +533,42 @@ def rows_of(results: dict, sizes: list[int], machine: str, load: str) -> list[di
                     )
                 )
     return out
+
+
+def _bytes_and_time_rows(
+    phase: str,
+    timed: str,
+    ours: dict,
+    base: dict,
+    name: str,
+    size: str,
+    bytes_target: tuple[str, int],
+    time_note: str,
+) -> list[dict]:
+    """The two rows of one phase (first render, colour change): bytes sent and time, vs ``name``."""
+    target, most = bytes_target
+    t_ours, t_base = _seconds(ours["ms"]), _seconds(base["ms"])
+    return [
+        row(
+            f"scatter {phase}: bytes sent (vs {name})",
+            size,
+            ours["bytes"],
+            base["bytes"],
+            target,
+            ours["bytes"] <= most,
+            unit="B",
+            note=f"{ours['messages']} vs {base['messages']} comm messages",
+        ),
+        row(
+            f"scatter {phase}: {timed} (vs {name})",
+            size,
+            t_ours,
+            t_base,
+            f"faster than {name}",
+            None if t_ours is None or t_base is None else t_ours < t_base,
+            note=time_note,
+        ),
+    ]
 
 
 def _fmt(ms: float | None) -> str:
